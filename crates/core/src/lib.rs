@@ -1,0 +1,36 @@
+//! quarry-core: the domain of a self-hosted AI data analyst, with no I/O.
+//!
+//! It holds the ids, the records every surface shares (sessions, runs, artifacts, messages,
+//! turns, plans), the one [`Event`] enum every stream is rendered from, the [`Principal`]
+//! a request acts as, the crate [`Error`], and the ports other crates implement
+//! ([`MetadataStore`], [`ArtifactStore`]).
+//!
+//! This crate must never depend on an HTTP framework, a database driver or an async runtime.
+
+mod artifact;
+mod error;
+mod event;
+mod ids;
+mod message;
+mod plan;
+mod ports;
+mod principal;
+mod run;
+mod session;
+pub mod time;
+
+pub use artifact::{Artifact, ArtifactKind, NewArtifact, sanitize_file_name};
+pub use error::{Error, Result};
+pub use event::{Event, EventRecord, Usage};
+pub use ids::{ArtifactId, MessageId, RunId, SessionId, TenantId};
+pub use message::{ExecutionResult, Image, Message, MessageQuery, Role, Turn};
+pub use plan::{Plan, PlanStep};
+pub use ports::{
+    ArtifactFilter, ArtifactStore, ByteStream, MetadataStore, ObjectKey, StoredObject,
+};
+pub use principal::{Principal, PrincipalRole};
+pub use run::{Run, RunKind, RunStatus};
+pub use session::{
+    DEFAULT_SESSION_ID, HitlMode, NewSession, Page, Session, SessionPatch, SessionQuery,
+    SessionStatus,
+};

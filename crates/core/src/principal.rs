@@ -1,0 +1,39 @@
+//! Who a request acts as.
+
+use serde::{Deserialize, Serialize};
+
+use crate::TenantId;
+
+/// The role a principal holds within its tenant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalRole {
+    /// The single-tenant owner (no auth configured, loopback).
+    Owner,
+    /// Manages users and settings.
+    Admin,
+    /// Uses the analyst.
+    Member,
+}
+
+/// The identity a request acts as; every store call is scoped by its tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    /// The tenant everything it touches belongs to.
+    pub tenant_id: TenantId,
+    /// Its user id, if it is a user.
+    pub user_id: Option<String>,
+    /// Its role.
+    pub role: PrincipalRole,
+}
+
+impl Principal {
+    /// The owner of a single-tenant server, acting for `tenant_id`.
+    pub fn owner(tenant_id: TenantId) -> Self {
+        Self {
+            tenant_id,
+            user_id: Some("owner".to_owned()),
+            role: PrincipalRole::Owner,
+        }
+    }
+}
