@@ -1,1 +1,27 @@
-fn main() {}
+//! `quarry`: the server binary. `quarry serve` runs the HTTP API; `quarry migrate` brings the
+//! metadata store's schema up to date. Configuration is layered: defaults < `quarry.toml` <
+//! `QUARRY_*` environment < command-line flags.
+
+mod cli;
+mod config;
+mod logging;
+mod serve;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(cli::run(cli)));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // Logging may not be set up yet (bad config), so report on stderr directly.
+            eprintln!("quarry: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -166,7 +166,10 @@ mod tests {
             Some("passwd")
         );
         assert_eq!(sanitize_file_name("/abs/x.csv").as_deref(), Some("x.csv"));
-        assert_eq!(sanitize_file_name("..\\win.ini").as_deref(), Some("win.ini"));
+        assert_eq!(
+            sanitize_file_name("..\\win.ini").as_deref(),
+            Some("win.ini")
+        );
         assert_eq!(sanitize_file_name(".env").as_deref(), Some("env"));
         assert_eq!(sanitize_file_name("a\0b.csv").as_deref(), Some("ab.csv"));
     }

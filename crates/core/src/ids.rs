@@ -146,14 +146,28 @@ mod tests {
 
     #[test]
     fn accepts_the_documented_alphabet() {
-        for ok in ["a", "20260112_215333_b5537c", "team-alpha", &"x".repeat(128)] {
+        for ok in [
+            "a",
+            "20260112_215333_b5537c",
+            "team-alpha",
+            &"x".repeat(128),
+        ] {
             assert!(SessionId::parse(ok).is_ok(), "{ok}");
         }
     }
 
     #[test]
     fn refuses_everything_else() {
-        for bad in ["", "a b", "../etc", "a/b", "é", "a.b", "a\0b", &"x".repeat(129)] {
+        for bad in [
+            "",
+            "a b",
+            "../etc",
+            "a/b",
+            "é",
+            "a.b",
+            "a\0b",
+            &"x".repeat(129),
+        ] {
             assert!(SessionId::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -1,0 +1,242 @@
+//! Configuration, layered: defaults < `quarry.toml` < `DATABASE_URL` < `QUARRY_*` environment
+//! < command-line flags. Unknown keys in the file are an error, so a typo is never ignored.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Every setting of the server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to bind.
+    pub host: String,
+    /// Port to bind.
+    pub port: u16,
+    /// Directory for the metadata database, artifacts and workspaces.
+    pub data_dir: PathBuf,
+    /// Metadata store URL; SQLite in the data directory when unset.
+    pub database_url: Option<String>,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter (`info`, `quarry_api=debug,info`, …); `RUST_LOG` wins when set.
+    pub log_level: String,
+    /// Largest JSON request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
+    pub shutdown_grace_seconds: u64,
+    /// Browser origins allowed besides loopback ones.
+    pub cors_origins: Vec<String>,
+    /// Serve on a non-loopback address although no authentication is configured.
+    pub allow_insecure_bind: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 8000,
+            data_dir: PathBuf::from("./quarry-data"),
+            database_url: None,
+            log_format: LogFormat::Pretty,
+            log_level: "info".to_owned(),
+            max_body_bytes: 2 * 1024 * 1024,
+            shutdown_grace_seconds: 10,
+            cors_origins: Vec::new(),
+            allow_insecure_bind: false,
+        }
+    }
+}
+
+/// Settings given on the command line; `None` leaves the lower layers' value.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Overrides {
+    /// `--host`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// `--port`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// `--log-format`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// Keys the `QUARRY_*` environment may set (others, like `QUARRY_TEST_*`, are not settings).
+const ENV_KEYS: [&str; 10] = [
+    "host",
+    "port",
+    "data_dir",
+    "database_url",
+    "log_format",
+    "log_level",
+    "max_body_bytes",
+    "shutdown_grace_seconds",
+    "cors_origins",
+    "allow_insecure_bind",
+];
+
+impl Config {
+    /// Loads the layers. `file` is `--config`; without it `./quarry.toml` is read when present.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Self> {
+        Self::figment(file, overrides)?
+            .extract::<Self>()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+            .and_then(Self::resolved)
+    }
+
+    fn figment(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Figment> {
+        let mut fig = Figment::from(Serialized::defaults(Self::default()));
+        match file {
+            Some(path) => {
+                anyhow::ensure!(
+                    path.is_file(),
+                    "configuration file {} does not exist",
+                    path.display()
+                );
+                fig = fig.merge(Toml::file_exact(path));
+            }
+            None if Path::new("quarry.toml").is_file() => {
+                fig = fig.merge(Toml::file_exact("quarry.toml"));
+            }
+            None => {}
+        }
+        Ok(fig
+            .merge(Env::raw().only(&["DATABASE_URL"]).lowercase(true))
+            .merge(Env::prefixed("QUARRY_").only(&ENV_KEYS))
+            .merge(Serialized::defaults(overrides)))
+    }
+
+    fn resolved(mut self) -> anyhow::Result<Self> {
+        if self.data_dir.is_relative() {
+            let cwd = std::env::current_dir().context("cannot read the current directory")?;
+            self.data_dir = cwd.join(&self.data_dir);
+        }
+        if let Some(url) = &self.database_url {
+            anyhow::ensure!(
+                url.starts_with("postgres://")
+                    || url.starts_with("postgresql://")
+                    || url.starts_with("sqlite:"),
+                "database_url must start with postgres://, postgresql:// or sqlite:"
+            );
+        }
+        anyhow::ensure!(self.max_body_bytes > 0, "max_body_bytes must be positive");
+        Ok(self)
+    }
+
+    /// The metadata store URL: `database_url`, or SQLite in the data directory.
+    pub fn metadata_url(&self) -> anyhow::Result<String> {
+        if let Some(url) = &self.database_url {
+            return Ok(url.clone());
+        }
+        let path = self.data_dir.join("quarry.db");
+        let path = path
+            .to_str()
+            .context("the data directory path is not valid UTF-8")?;
+        Ok(format!("sqlite://{path}"))
+    }
+
+    /// `sqlite` or `postgres`, for logs (the URL itself may hold a password).
+    pub fn metadata_backend(&self) -> &'static str {
+        match &self.database_url {
+            Some(u) if u.starts_with("postgres") => "postgres",
+            _ => "sqlite",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use figment::Jail;
+
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "quarry.toml",
+                "port = 9001\nhost = \"127.0.0.2\"\nlog_level = \"debug\"",
+            )?;
+            jail.set_env("QUARRY_PORT", "9002");
+            jail.set_env("QUARRY_TEST_SOMETHING", "ignored");
+            let c = Config::load(None, Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.port, 9002, "env beats file");
+            assert_eq!(c.host, "127.0.0.2", "file beats defaults");
+            assert_eq!(c.log_level, "debug");
+            let c = Config::load(
+                None,
+                Overrides {
+                    port: Some(9003),
+                    ..Overrides::default()
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            assert_eq!(c.port, 9003, "flags beat env");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn database_url_env_selects_postgres_and_quarry_env_beats_it() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://u@h/db");
+            let c = Config::load(None, Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.metadata_backend(), "postgres");
+            assert_eq!(c.metadata_url().unwrap(), "postgres://u@h/db");
+            jail.set_env("QUARRY_DATABASE_URL", "postgres://other@h/db");
+            let c = Config::load(None, Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.metadata_url().unwrap(), "postgres://other@h/db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn defaults_use_sqlite_in_an_absolute_data_dir() {
+        Jail::expect_with(|_| {
+            let c = Config::load(None, Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 8000));
+            assert!(c.data_dir.is_absolute());
+            assert!(c.data_dir.ends_with("quarry-data"));
+            assert!(c.metadata_url().unwrap().ends_with("quarry-data/quarry.db"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_errors() {
+        Jail::expect_with(|jail| {
+            jail.create_file("quarry.toml", "prot = 1")?;
+            let err = Config::load(None, Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("prot"), "{err}");
+            jail.create_file("quarry.toml", "database_url = \"mysql://x\"")?;
+            assert!(Config::load(None, Overrides::default()).is_err());
+            assert!(Config::load(Some(Path::new("missing.toml")), Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,154 @@
+//! `quarry serve`: open the stores, bind, serve, and shut down gracefully.
+
+use std::{fs::File, net::IpAddr, path::Path, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use quarry_api::{ApiConfig, AppState};
+use quarry_store::{FsArtifactStore, MetadataOptions};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    refuse_unprotected_bind(&config)?;
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
+    let _lock = lock_data_dir(&config.data_dir)?;
+
+    let sqlite = config.metadata_backend() == "sqlite";
+    let metadata = quarry_store::connect_metadata(
+        &config.metadata_url()?,
+        MetadataOptions {
+            // One process owns a SQLite data directory (the lock above), so reads may be cached.
+            session_cache: sqlite,
+            ..MetadataOptions::default()
+        },
+    )
+    .await
+    .context("cannot open the metadata store")?;
+    let artifacts = FsArtifactStore::open(config.data_dir.join("artifacts"))
+        .await
+        .context("cannot open the artifact store")?;
+
+    let mut api_config = ApiConfig::for_data_dir(&config.data_dir);
+    api_config.max_body_bytes = config.max_body_bytes;
+    api_config.cors_origins = config.cors_origins.clone();
+    let state = AppState::new(metadata.clone(), Arc::new(artifacts), api_config);
+    let app = quarry_api::router(state);
+
+    let addr = format!("{}:{}", config.host, config.port);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(
+        address = %local,
+        data_dir = %config.data_dir.display(),
+        metadata = config.metadata_backend(),
+        version = env!("CARGO_PKG_VERSION"),
+        "quarry listening on http://{local} (API docs at http://{local}/docs)"
+    );
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut server = tokio::spawn(async move {
+        let mut stop_rx = stop_rx;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+
+    tokio::select! {
+        result = &mut server => {
+            metadata.close().await;
+            return result.context("server task failed")?.context("server failed");
+        }
+        signal = shutdown_signal() => {
+            tracing::info!(signal, "shutting down: no new connections, draining in-flight requests");
+        }
+    }
+    let _ = stop_tx.send(true);
+    let grace = Duration::from_secs(config.shutdown_grace_seconds);
+    match tokio::time::timeout(grace, &mut server).await {
+        Ok(Ok(Ok(()))) => tracing::info!("all requests finished"),
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server ended with an error"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
+        Err(_) => {
+            tracing::warn!(
+                grace_seconds = grace.as_secs(),
+                "requests still running after the grace period; closing them"
+            );
+            server.abort();
+        }
+    }
+    metadata.close().await;
+    tracing::info!("metadata store closed; bye");
+    Ok(())
+}
+
+/// Without authentication (not configurable yet) only loopback addresses are safe to bind.
+fn refuse_unprotected_bind(config: &Config) -> anyhow::Result<()> {
+    let loopback = config.host == "localhost"
+        || config
+            .host
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    anyhow::ensure!(
+        loopback || config.allow_insecure_bind,
+        "refusing to listen on {} without authentication: anyone who can reach it could read \
+         and delete every session. Bind 127.0.0.1 (the default), or put quarry behind an \
+         authenticating proxy and set allow_insecure_bind = true (QUARRY_ALLOW_INSECURE_BIND=true).",
+        config.host
+    );
+    Ok(())
+}
+
+/// Takes an exclusive lock on the data directory, so two servers never share one (the
+/// SQLite read cache relies on being the only writer). Released when the file is dropped.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<File> {
+    let path = dir.join(".quarry.lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another quarry server is using the data directory {}; stop it or choose another \
+             --data-dir",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
+async fn shutdown_signal() -> &'static str {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => "SIGINT",
+        () = term => "SIGTERM",
+    }
+}

@@ -1,0 +1,42 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use utoipa::OpenApi;
+
+use crate::routes::*;
+use crate::views;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "quarry",
+        description = "Self-hosted AI data analyst. Speaks the HTTP APIs of oneprompt, DSAgent, \
+                       OpenAnalyst, an NL→SQL server and SystemPrompt over one session model. \
+                       Every error body is {\"error\":{\"code\",\"message\",\"details\"},\"detail\"}."
+    ),
+    paths(
+        health, ready,
+        create_session, list_sessions, get_session, delete_session,
+        ds_create_session, ds_list_sessions, ds_get_session, update_session, ds_delete_session,
+        archive_session,
+        download,
+    ),
+    components(schemas(
+        views::Health, views::SessionView, views::SessionList, views::SessionDetail,
+        views::HistoryEntry, views::CreateSession, views::DsSession, views::DsSessionList,
+        views::DsCreateSession, views::DsUpdateSession, views::Ack,
+    )),
+    tags(
+        (name = "health", description = "Liveness and readiness"),
+        (name = "sessions", description = "oneprompt and OpenAnalyst sessions"),
+        (name = "dsagent", description = "DSAgent sessions"),
+        (name = "artifacts", description = "Files produced by runs"),
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI document of every route quarry serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}

@@ -1,0 +1,77 @@
+//! `GET /health` and `GET /health/ready` (every seed has them; no auth).
+
+use std::time::Duration;
+
+use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use serde_json::{Value, json};
+
+use crate::{
+    AppState,
+    error::{ApiError, ErrorCode},
+    views::Health,
+};
+
+/// How long a readiness probe waits for each dependency.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/health/ready", get(ready))
+}
+
+/// Liveness: the process serves requests.
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses((status = 200, description = "Alive", body = Health)))]
+pub(crate) async fn health(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_seconds: state.started.elapsed().as_secs(),
+        timestamp: chrono::Utc::now(),
+    })
+}
+
+/// Readiness: every dependency answers. 503 names the failing part.
+#[utoipa::path(get, path = "/health/ready", tag = "health",
+    responses((status = 200, description = "Ready"), (status = 503, description = "A dependency failed")))]
+pub(crate) async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    let (meta, art) = tokio::join!(
+        tokio::time::timeout(CHECK_TIMEOUT, state.metadata.ping()),
+        tokio::time::timeout(CHECK_TIMEOUT, state.artifacts.ping()),
+    );
+    let check = |r: Result<quarry_core::Result<()>, tokio::time::error::Elapsed>| match r {
+        Ok(Ok(())) => json!({ "ok": true }),
+        Ok(Err(e)) => json!({ "ok": false, "error": e.to_string() }),
+        Err(_) => {
+            json!({ "ok": false, "error": format!("no answer within {}s", CHECK_TIMEOUT.as_secs()) })
+        }
+    };
+    let mut meta = check(meta);
+    meta["backend"] = json!(state.metadata.backend());
+    let checks = json!({ "metadata_store": meta, "artifact_store": check(art) });
+    let failing: Vec<&str> = checks
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(_, v)| v["ok"] != Value::Bool(true))
+                .map(|(k, _)| k.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    if failing.is_empty() {
+        return (
+            StatusCode::OK,
+            Json(json!({ "ready": true, "checks": checks })),
+        );
+    }
+    let err = ApiError::new(
+        ErrorCode::ServiceUnavailable,
+        format!("not ready: {} failing", failing.join(", ")),
+    )
+    .with_details(json!({ "failing": failing }));
+    let mut body = err.body();
+    body["ready"] = json!(false);
+    body["checks"] = checks;
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body))
+}

@@ -1,0 +1,126 @@
+//! The router: one sub-router per API surface, merged over one state, with the fallbacks
+//! and layers every route shares.
+
+mod artifacts;
+mod docs;
+mod dsagent;
+mod health;
+pub(crate) mod sessions;
+
+use axum::{
+    Router,
+    http::{HeaderValue, Method, request::Parts},
+};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, CorsLayer},
+    trace::TraceLayer,
+};
+
+use crate::{
+    AppState,
+    error::{ApiError, ErrorCode},
+};
+
+pub(crate) use artifacts::__path_download;
+pub(crate) use dsagent::{
+    __path_archive_session, __path_create_session as __path_ds_create_session,
+    __path_delete_session as __path_ds_delete_session, __path_get_session as __path_ds_get_session,
+    __path_list_sessions as __path_ds_list_sessions, __path_update_session,
+};
+pub(crate) use health::{__path_health, __path_ready};
+pub(crate) use sessions::{
+    __path_create_session, __path_delete_session, __path_get_session, __path_list_sessions,
+};
+
+/// Every route quarry serves, with its shared layers.
+pub fn router(state: AppState) -> Router {
+    let cors = cors_layer(&state.config.cors_origins);
+    Router::new()
+        .merge(health::router())
+        .merge(sessions::router())
+        .merge(dsagent::router())
+        .merge(artifacts::router())
+        .merge(docs::router())
+        .fallback(|| async {
+            ApiError::new(ErrorCode::NotFound, "no such route; see /docs for the API")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "method not allowed on this route; see /docs for the API",
+            )
+        })
+        .layer(CatchPanicLayer::custom(|_| {
+            use axum::response::IntoResponse;
+            ApiError::new(
+                ErrorCode::InternalError,
+                "internal error; see the server log",
+            )
+            .into_response()
+        }))
+        .layer(TraceLayer::new_for_http())
+        .layer(cors)
+        .with_state(state)
+}
+
+/// Browser clients on loopback origins (and configured ones) may call the API; other sites
+/// may not, so a page on the web cannot drive an unauthenticated local server.
+fn cors_layer(extra: &[String]) -> CorsLayer {
+    let extra: Vec<HeaderValue> = extra
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _: &Parts| {
+            is_loopback_origin(origin) || extra.contains(origin)
+        }))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers(tower_http::cors::Any)
+}
+
+fn is_loopback_origin(origin: &HeaderValue) -> bool {
+    let Ok(o) = origin.to_str() else { return false };
+    let Some(rest) = o
+        .strip_prefix("http://")
+        .or_else(|| o.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let host = if rest.starts_with('[') {
+        rest.split(']').next().map(|h| format!("{h}]"))
+    } else {
+        rest.split(':').next().map(str::to_owned)
+    };
+    matches!(host.as_deref(), Some("localhost" | "127.0.0.1" | "[::1]"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_origins_pass() {
+        for ok in [
+            "http://localhost:3000",
+            "http://127.0.0.1",
+            "https://[::1]:8080",
+        ] {
+            assert!(is_loopback_origin(&HeaderValue::from_static(ok)), "{ok}");
+        }
+        for bad in [
+            "https://evil.example",
+            "http://localhost.evil.example",
+            "http://127.0.0.1.evil.example",
+            "null",
+        ] {
+            assert!(!is_loopback_origin(&HeaderValue::from_static(bad)), "{bad}");
+        }
+    }
+}

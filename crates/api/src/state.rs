@@ -1,0 +1,165 @@
+//! What every handler shares.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Instant,
+};
+
+use quarry_core::{
+    ArtifactStore, DEFAULT_SESSION_ID, MetadataStore, NewSession, Session, SessionId, TenantId,
+};
+
+use crate::{error::ApiResult, extract::session_id};
+
+/// Settings the HTTP layer needs (the server binary builds them from its configuration).
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Largest JSON body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Where session workspaces live (`<data dir>/workspaces`).
+    pub workspace_root: PathBuf,
+    /// Origins allowed by CORS besides loopback ones.
+    pub cors_origins: Vec<String>,
+}
+
+impl ApiConfig {
+    /// Defaults for a server whose data directory is `data_dir`.
+    pub fn for_data_dir(data_dir: &Path) -> Self {
+        Self {
+            max_body_bytes: 2 * 1024 * 1024,
+            workspace_root: data_dir.join("workspaces"),
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+/// Shared state of the router: the stores, the settings and the start time.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// Sessions, runs, artifacts, messages, events.
+    pub metadata: Arc<dyn MetadataStore>,
+    /// Artifact bytes.
+    pub artifacts: Arc<dyn ArtifactStore>,
+    /// HTTP settings.
+    pub config: Arc<ApiConfig>,
+    /// When the server started, for `uptime_seconds`.
+    pub started: Instant,
+}
+
+impl AppState {
+    /// State over the given stores.
+    pub fn new(
+        metadata: Arc<dyn MetadataStore>,
+        artifacts: Arc<dyn ArtifactStore>,
+        config: ApiConfig,
+    ) -> Self {
+        Self {
+            metadata,
+            artifacts,
+            config: Arc::new(config),
+            started: Instant::now(),
+        }
+    }
+
+    /// The workspace directory of a session (created on first use by the kernel and files).
+    pub fn workspace_path(&self, tenant: &TenantId, session: &SessionId) -> PathBuf {
+        self.config
+            .workspace_root
+            .join(tenant.as_str())
+            .join(session.as_str())
+    }
+
+    /// The session a request names, or, when it names none, the default session
+    /// (`default_local_user`), created on first use as oneprompt does.
+    pub async fn session_or_default(
+        &self,
+        tenant: &TenantId,
+        requested: Option<&str>,
+    ) -> ApiResult<Session> {
+        match requested {
+            Some(raw) => {
+                let id = session_id(raw)?;
+                Ok(self.metadata.get_session(tenant, &id).await?)
+            }
+            None => {
+                let new = NewSession {
+                    id: SessionId::parse(DEFAULT_SESSION_ID)?,
+                    tenant_id: tenant.clone(),
+                    name: DEFAULT_SESSION_ID.to_owned(),
+                    model: None,
+                    hitl_mode: Default::default(),
+                };
+                Ok(self.metadata.get_or_create_session(new).await?)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::Arc;
+
+    use quarry_core::{DEFAULT_SESSION_ID, SessionQuery, TenantId};
+    use quarry_store::{FsArtifactStore, MetadataOptions};
+
+    use super::*;
+    use crate::ErrorCode;
+
+    async fn state(dir: &Path) -> AppState {
+        let url = format!("sqlite://{}", dir.join("q.db").display());
+        let meta = quarry_store::connect_metadata(&url, MetadataOptions::default())
+            .await
+            .unwrap();
+        let files = FsArtifactStore::open(dir.join("artifacts")).await.unwrap();
+        AppState::new(meta, Arc::new(files), ApiConfig::for_data_dir(dir))
+    }
+
+    #[tokio::test]
+    async fn default_session_is_created_once_on_first_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(dir.path()).await;
+        let tenant = TenantId::owner();
+        let calls = (0..8).map(|_| state.session_or_default(&tenant, None));
+        let sessions = futures::future::try_join_all(calls).await.unwrap();
+        assert!(sessions.iter().all(|s| s.id.as_str() == DEFAULT_SESSION_ID));
+        assert_eq!(sessions[0].name, DEFAULT_SESSION_ID);
+        let page = state
+            .metadata
+            .list_sessions(&tenant, SessionQuery::default())
+            .await
+            .unwrap();
+        assert_eq!(page.total, 1);
+        // Each tenant has its own default session.
+        let other = TenantId::parse("team-beta").unwrap();
+        state.session_or_default(&other, None).await.unwrap();
+        assert_eq!(
+            state
+                .metadata
+                .list_sessions(&other, SessionQuery::default())
+                .await
+                .unwrap()
+                .total,
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn a_named_session_must_exist_and_be_valid() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(dir.path()).await;
+        let tenant = TenantId::owner();
+        let err = state
+            .session_or_default(&tenant, Some("missing"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::NotFound);
+        let err = state
+            .session_or_default(&tenant, Some("../x"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidId);
+    }
+}

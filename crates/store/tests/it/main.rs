@@ -1,0 +1,9 @@
+//! quarry-store's integration tests, in one binary: the metadata suite against every backend,
+//! the session cache, and the file system artifact store.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod artifacts;
+mod backends;
+mod cache;
+mod metadata;

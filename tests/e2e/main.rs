@@ -1,0 +1,26 @@
+//! End-to-end tests: each starts the real `quarry` binary and speaks HTTP to it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod artifacts;
+mod cli;
+mod crash;
+mod dsagent;
+mod errors;
+mod health;
+mod layers;
+mod sessions;
+mod shutdown;
+
+use quarry_tests::Server;
+
+/// A server with a fresh data directory (kept alive as long as the returned guard).
+pub fn fresh_server() -> (tempfile::TempDir, Server) {
+    fresh_server_with(&[], &[])
+}
+
+/// The same with extra CLI args and env.
+pub fn fresh_server_with(args: &[&str], env: &[(&str, &str)]) -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), args, env);
+    (dir, server)
+}
