@@ -59,6 +59,7 @@ struct State {
     /// Sessions held across all entries.
     items: usize,
     max_tenants: usize,
+    max_items: usize,
     closed: bool,
 }
 
@@ -138,10 +139,10 @@ impl State {
     /// Whether a read that started at `generation` may install `added` more sessions; evicts
     /// other tenants to make room.
     fn may_install(&mut self, tenant: &TenantId, generation: u64, added: usize) -> bool {
-        if self.closed || self.generation(tenant) != generation || added > MAX_CACHED_SESSIONS {
+        if self.closed || self.generation(tenant) != generation || added > self.max_items {
             return false;
         }
-        while self.items + added > MAX_CACHED_SESSIONS {
+        while self.items + added > self.max_items {
             self.evict_one();
             if self.generation(tenant) != generation {
                 // Evicted the tenant itself: its generation moved on.
@@ -224,6 +225,7 @@ impl CachedMetadataStore {
             inner,
             state: Mutex::new(State {
                 max_tenants,
+                max_items: MAX_CACHED_SESSIONS,
                 ..State::default()
             }),
         }
@@ -398,5 +400,151 @@ impl MetadataStore for CachedMetadataStore {
             state.items = 0;
         }
         self.inner.close().await;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use quarry_core::{HitlMode, time};
+
+    use super::*;
+
+    fn state(max_tenants: usize, max_items: usize) -> State {
+        State {
+            max_tenants,
+            max_items,
+            ..State::default()
+        }
+    }
+
+    fn tenant(n: usize) -> TenantId {
+        TenantId::parse(&format!("t{n}")).unwrap()
+    }
+
+    fn session(t: &TenantId, id: &str) -> Session {
+        let now = time::now();
+        Session {
+            id: SessionId::parse(id).unwrap(),
+            tenant_id: t.clone(),
+            name: id.to_owned(),
+            status: SessionStatus::Active,
+            model: None,
+            hitl_mode: HitlMode::None,
+            created_at: now,
+            updated_at: now,
+            message_count: 0,
+            kernel_variables: 0,
+        }
+    }
+
+    fn page(t: &TenantId, n: usize) -> Page<Session> {
+        let items: Vec<_> = (0..n).map(|i| session(t, &format!("s{i}"))).collect();
+        Page {
+            total: items.len() as u64,
+            items,
+        }
+    }
+
+    fn counted(s: &State) -> usize {
+        s.tenants.values().map(TenantCache::items).sum()
+    }
+
+    fn cached(s: &mut State, t: &TenantId, id: &str) -> bool {
+        let id = SessionId::parse(id).unwrap();
+        s.touch(t).is_some_and(|c| c.sessions.contains_key(&id))
+    }
+
+    #[test]
+    fn a_read_from_before_a_write_does_not_install() {
+        let mut s = state(8, 100);
+        let t = tenant(1);
+        let before = s.generation(&t);
+        s.invalidate(&t);
+        s.install_session(before, &session(&t, "a"));
+        assert!(!cached(&mut s, &t, "a"));
+        let now = s.generation(&t);
+        s.install_session(now, &session(&t, "a"));
+        assert!(cached(&mut s, &t, "a"));
+        s.invalidate(&t);
+        assert!(!cached(&mut s, &t, "a"));
+        assert_eq!(s.items, 0);
+    }
+
+    #[test]
+    fn eviction_moves_generations_on_and_drops_the_least_recently_used() {
+        let mut s = state(2, 100);
+        let (a, b, c) = (tenant(1), tenant(2), tenant(3));
+        for t in [&a, &b] {
+            let g = s.generation(t);
+            s.install_session(g, &session(t, "x"));
+        }
+        assert!(cached(&mut s, &a, "x"), "touching a makes b the oldest");
+        let stale_b = s.generation(&b);
+        let stale_c = s.generation(&c);
+        s.install_session(stale_c, &session(&c, "x"));
+        assert_eq!(s.tenants.len(), 2);
+        assert!(cached(&mut s, &a, "x") && cached(&mut s, &c, "x"));
+        assert!(!s.tenants.contains_key(&b));
+        // A read of b that started before its eviction must not come back in.
+        s.install_session(stale_b, &session(&b, "x"));
+        assert!(!s.tenants.contains_key(&b));
+        assert_eq!(s.items, counted(&s));
+    }
+
+    #[test]
+    fn an_absent_tenant_written_then_evicted_still_refuses_old_reads() {
+        let mut s = state(1, 100);
+        let (a, b) = (tenant(1), tenant(2));
+        let old_read = s.generation(&a);
+        s.invalidate(&a); // a write to a, making an empty entry
+        let g = s.generation(&b);
+        s.install_session(g, &session(&b, "x")); // evicts a
+        assert!(!s.tenants.contains_key(&a));
+        s.install_session(old_read, &session(&a, "x"));
+        assert!(!s.tenants.contains_key(&a));
+    }
+
+    #[test]
+    fn the_item_budget_holds() {
+        let mut s = state(100, 10);
+        for n in 0..5 {
+            let t = tenant(n);
+            let g = s.generation(&t);
+            s.install_page(&t, g, (None, 50, 0), &page(&t, 4));
+            assert!(s.items <= 10, "{}", s.items);
+            assert_eq!(s.items, counted(&s));
+        }
+        let t = tenant(9);
+        let g = s.generation(&t);
+        s.install_page(&t, g, (None, 50, 0), &page(&t, 11));
+        assert!(
+            !s.tenants.contains_key(&t),
+            "a page over the budget is not cached"
+        );
+        // Re-installing the same page replaces it without double counting.
+        let t = tenant(4);
+        let g = s.generation(&t);
+        s.install_page(&t, g, (None, 50, 0), &page(&t, 3));
+        assert_eq!(s.items, counted(&s));
+    }
+
+    #[test]
+    fn per_tenant_maps_are_bounded() {
+        let mut s = state(4, MAX_CACHED_SESSIONS);
+        let t = tenant(1);
+        for i in 0..MAX_SESSIONS_PER_TENANT + 5 {
+            let g = s.generation(&t);
+            s.install_session(g, &session(&t, &format!("s{i}")));
+        }
+        for i in 0..MAX_PAGES_PER_TENANT + 5 {
+            let g = s.generation(&t);
+            let offset = u32::try_from(i).unwrap();
+            s.install_page(&t, g, (None, 1, offset), &page(&t, 1));
+        }
+        let entry = &s.tenants[&t];
+        assert!(entry.sessions.len() <= MAX_SESSIONS_PER_TENANT);
+        assert!(entry.pages.len() <= MAX_PAGES_PER_TENANT);
+        assert_eq!(s.items, counted(&s));
     }
 }

@@ -68,43 +68,6 @@ impl FsArtifactStore {
     pub fn root(&self) -> &Path {
         &self.root
     }
-
-    /// Writes `body` to a new temporary file; returns its size and SHA-256.
-    async fn write_temp(
-        &self,
-        file: std::fs::File,
-        mut body: ByteStream,
-        max_bytes: Option<u64>,
-    ) -> Result<(u64, String)> {
-        let mut sink = Some(Sink {
-            file,
-            hasher: Sha256::new(),
-        });
-        let mut batch: Vec<Bytes> = Vec::new();
-        let mut batched = 0usize;
-        let mut size = 0u64;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk?;
-            size += chunk.len() as u64;
-            if let Some(limit) = max_bytes.filter(|&limit| size > limit) {
-                return Err(Error::TooLarge { limit });
-            }
-            batched += chunk.len();
-            batch.push(chunk);
-            if batched >= WRITE_BATCH {
-                sink = Some(write_batch(sink, std::mem::take(&mut batch)).await?);
-                batched = 0;
-            }
-        }
-        let sink = write_batch(sink, batch).await?;
-        let sha256 = blocking(move || {
-            // Durable before visible: the rename that publishes it comes after this.
-            sink.file.sync_all()?;
-            Ok(hex::encode(sink.hasher.finalize()))
-        })
-        .await?;
-        Ok((size, sha256))
-    }
 }
 
 /// A temporary file being written, with the hash of what went in.
@@ -113,11 +76,45 @@ struct Sink {
     hasher: Sha256,
 }
 
-/// Hashes and writes `batch` on the blocking pool (hashing is CPU work too).
-async fn write_batch(sink: Option<Sink>, batch: Vec<Bytes>) -> Result<Sink> {
-    let Some(mut sink) = sink else {
-        return Err(Error::Store("artifact writer lost its file".to_owned()));
+/// Streams `body` into `file`, durably; returns its size and SHA-256. Memory stays bounded
+/// by one batch, whatever the body's size.
+async fn stream_to_file(
+    file: std::fs::File,
+    mut body: ByteStream,
+    max_bytes: Option<u64>,
+) -> Result<(u64, String)> {
+    let mut sink = Sink {
+        file,
+        hasher: Sha256::new(),
     };
+    let mut batch: Vec<Bytes> = Vec::new();
+    let mut batched = 0usize;
+    let mut size = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        size += chunk.len() as u64;
+        if let Some(limit) = max_bytes.filter(|&limit| size > limit) {
+            return Err(Error::TooLarge { limit });
+        }
+        batched += chunk.len();
+        batch.push(chunk);
+        if batched >= WRITE_BATCH {
+            sink = write_batch(sink, std::mem::take(&mut batch)).await?;
+            batched = 0;
+        }
+    }
+    let sink = write_batch(sink, batch).await?;
+    let sha256 = blocking(move || {
+        // Durable before visible: the rename that publishes it comes after this.
+        sink.file.sync_all()?;
+        Ok(hex::encode(sink.hasher.finalize()))
+    })
+    .await?;
+    Ok((size, sha256))
+}
+
+/// Hashes and writes `batch` on the blocking pool (hashing is CPU work too).
+async fn write_batch(mut sink: Sink, batch: Vec<Bytes>) -> Result<Sink> {
     if batch.is_empty() {
         return Ok(sink);
     }
@@ -180,7 +177,7 @@ impl ArtifactStore for FsArtifactStore {
         let temp = TempFile {
             path: Some(path.clone()),
         };
-        let (size, sha256) = match self.write_temp(file, body, max_bytes).await {
+        let (size, sha256) = match stream_to_file(file, body, max_bytes).await {
             Ok(written) => written,
             Err(e) => {
                 temp.remove().await;

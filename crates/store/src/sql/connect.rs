@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use quarry_core::{Error, Result};
-use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
@@ -21,7 +21,9 @@ const POSTGRES_MAX_CONNECTIONS: u32 = 10;
 
 /// Opens a pool for `url` and brings its schema up to date.
 pub(crate) async fn open_pool(url: &DbUrl, options: &MetadataOptions) -> Result<AnyPool> {
-    install_default_drivers();
+    // sqlx keeps one driver set per process; the default set is idempotent with every other
+    // caller of `install_default_drivers`.
+    sqlx::any::install_default_drivers();
     let pool = match url.backend {
         Backend::Sqlite => sqlite_pool(url, options).await,
         Backend::Postgres => postgres_pool(url, options).await,
@@ -48,7 +50,12 @@ async fn sqlite_pool(url: &DbUrl, options: &MetadataOptions) -> Result<AnyPool> 
         .and_then(|f| f.parent())
         .filter(|d| !d.as_os_str().is_empty())
     {
-        tokio::fs::create_dir_all(dir).await?;
+        tokio::fs::create_dir_all(dir).await.map_err(|e| {
+            Error::Store(format!(
+                "cannot create the database directory {}: {e}",
+                dir.display()
+            ))
+        })?;
     }
     // WAL: readers never block the writer and a crash never leaves a torn database.
     // synchronous=NORMAL: in WAL mode a commit is durable against a process crash (SIGKILL:

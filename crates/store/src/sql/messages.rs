@@ -19,7 +19,7 @@ pub(crate) async fn append(db: &Db, m: &Message) -> Result<()> {
     .bind(m.tenant_id.as_str())
     .bind(m.session_id.as_str())
     .bind(ts(&time::now()))
-    .execute(&db.pool)
+    .execute(&mut *tx)
     .await
     .map_err(store_error)?;
     if counted.rows_affected() == 0 {

@@ -31,6 +31,9 @@ use crate::{CachedMetadataStore, MetadataOptions};
 /// Opens the metadata store at `url` (`sqlite://PATH`, created when missing, or
 /// `postgres://…`), migrating its schema, and wraps it in a [`CachedMetadataStore`] when
 /// `options.session_cache` asks for it. Errors never carry the URL's password.
+///
+/// Calls sqlx's `install_default_drivers` (idempotent); a program embedding this crate must
+/// not install a different `Any` driver set with `sqlx::any::install_drivers`.
 pub async fn connect_metadata(
     url: &str,
     options: MetadataOptions,

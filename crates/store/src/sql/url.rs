@@ -62,7 +62,14 @@ impl DbUrl {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = AnyConnectOptions::from_str(url)
                 .map_err(|e| Error::invalid(format!("invalid PostgreSQL URL: {e}")))?;
-            let redactor = Redactor::new(options.database_url.password());
+            let url = &options.database_url;
+            let mut redactor = Redactor::new(url.password());
+            // libpq-style `?password=…` works too.
+            for (key, value) in url.query_pairs() {
+                if key == "password" {
+                    redactor.add(&value);
+                }
+            }
             return Ok(Self {
                 backend: Backend::Postgres,
                 options,
@@ -119,7 +126,7 @@ impl DbUrl {
             // Only fails for URLs that cannot have a password, which this one has.
             let _ = url.set_password(Some("***"));
         }
-        url.to_string()
+        self.redactor.apply(url.to_string())
     }
 }
 
@@ -140,15 +147,19 @@ impl std::fmt::Debug for Redactor {
 impl Redactor {
     /// A redactor for `password` (as it appears in the URL, percent-encoded).
     pub(crate) fn new(password: Option<&str>) -> Self {
-        let mut secrets = Vec::new();
-        if let Some(p) = password.filter(|p| !p.is_empty()) {
-            secrets.push(p.to_owned());
-            let decoded = percent_decode(p);
-            if decoded != p {
-                secrets.push(decoded);
-            }
+        let mut redactor = Self::default();
+        if let Some(p) = password {
+            redactor.add(p);
+            redactor.add(&percent_decode(p));
         }
-        Self { secrets }
+        redactor
+    }
+
+    /// Hides `secret` too.
+    pub(crate) fn add(&mut self, secret: &str) {
+        if !secret.is_empty() && !self.secrets.iter().any(|s| s == secret) {
+            self.secrets.push(secret.to_owned());
+        }
     }
 
     /// `text` with every secret replaced by `***`.
@@ -211,5 +222,7 @@ mod tests {
         assert!(u.redacted().contains("***"));
         let msg = u.redactor.apply("failed for p@ss and p%40ss".to_owned());
         assert_eq!(msg, "failed for *** and ***");
+        let q = DbUrl::parse("postgres://u@localhost/db?password=qp-secret").unwrap();
+        assert!(!q.redacted().contains("qp-secret"), "{}", q.redacted());
     }
 }

@@ -105,6 +105,20 @@ async fn sqlite_store_is_created_with_its_directory_and_migrates() {
 }
 
 #[tokio::test]
+async fn in_memory_sqlite_works_for_tests() {
+    let store = connect_metadata("sqlite::memory:", MetadataOptions::default())
+        .await
+        .unwrap();
+    let t = quarry_core::TenantId::owner();
+    let s = store
+        .create_session(quarry_core::NewSession::named(t.clone(), "mem"))
+        .await
+        .unwrap();
+    assert_eq!(store.get_session(&t, &s.id).await.unwrap(), s);
+    store.close().await;
+}
+
+#[tokio::test]
 async fn bad_urls_fail_without_leaking_the_password() {
     for url in [
         "mysql://user:s3cr3t-pw@localhost/db",

@@ -1,339 +1,8 @@
-//! The behaviour suite every metadata backend passes. Each case makes its own tenant, so
-//! cases share a database without seeing each other.
+//! Cases about what sessions hold: runs, artifacts, messages, events, and who may see them.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::time::Duration;
+use super::*;
 
-use futures::future::BoxFuture;
-use quarry_core::{
-    Artifact, ArtifactFilter, ArtifactId, ArtifactKind, Error, Event, ExecutionResult, HitlMode,
-    Message, MessageId, MessageQuery, MetadataStore, NewSession, Plan, Role, Run, RunId, RunKind,
-    RunStatus, SessionId, SessionPatch, SessionQuery, SessionStatus, TenantId, Turn, Usage, time,
-};
-use serde_json::json;
-
-use crate::backends::Harness;
-
-type Case = fn(Arc<Harness>) -> BoxFuture<'static, ()>;
-
-macro_rules! cases {
-    ($($name:ident),* $(,)?) => {
-        const CASES: &[(&str, Case)] = &[
-            $((stringify!($name), |h| Box::pin($name(h))),)*
-        ];
-    };
-}
-
-cases!(
-    ping_and_backend_name,
-    create_then_get_round_trips,
-    duplicate_session_id_conflicts_within_a_tenant_only,
-    list_is_newest_first_with_paging_status_and_total,
-    update_applies_the_patch_and_bumps_updated_at,
-    delete_cascades_and_returns_the_artifacts,
-    tenants_cannot_see_or_touch_each_other,
-    get_or_create_is_race_safe,
-    messages_count_on_the_session_and_page_oldest_first,
-    events_are_numbered_per_session_under_concurrency,
-    runs_round_trip_and_finish_once,
-    artifacts_round_trip_and_filter,
-    missing_parents_are_not_found,
-    data_survives_close_and_reopen,
-    session_reads_follow_every_write,
-);
-
-/// Runs every case in its own task (so a failed assertion is caught and reported, and the
-/// caller can clean up); returns the failures.
-pub async fn run_suite(h: Arc<Harness>) -> Vec<String> {
-    let mut failures = Vec::new();
-    for (name, case) in CASES {
-        let outcome = tokio::spawn(case(h.clone())).await;
-        match outcome {
-            Ok(()) => eprintln!("[{}] {name} ... ok", h.name),
-            Err(e) => {
-                eprintln!("[{}] {name} ... FAILED", h.name);
-                failures.push(format!("{name}: {e}"));
-            }
-        }
-    }
-    eprintln!(
-        "[{}] {} passed, {} failed",
-        h.name,
-        CASES.len() - failures.len(),
-        failures.len()
-    );
-    failures
-}
-
-fn tenant() -> TenantId {
-    TenantId::parse(&format!("t{:016x}", rand::random::<u64>())).unwrap()
-}
-
-fn sid(s: &str) -> SessionId {
-    SessionId::parse(s).unwrap()
-}
-
-fn new_session(tenant: &TenantId, id: &str) -> NewSession {
-    NewSession {
-        id: sid(id),
-        tenant_id: tenant.clone(),
-        name: format!("session {id}"),
-        model: None,
-        hitl_mode: HitlMode::None,
-    }
-}
-
-fn message(tenant: &TenantId, session: &SessionId, role: Role, text: &str) -> Message {
-    Message {
-        id: MessageId::generate(),
-        tenant_id: tenant.clone(),
-        session_id: session.clone(),
-        role,
-        content: text.to_owned(),
-        timestamp: time::now(),
-        metadata: json!({"has_code": false, "n": text.len()}),
-    }
-}
-
-fn artifact(run: &Run, kind: ArtifactKind, name: &str) -> Artifact {
-    let id = ArtifactId::generate();
-    Artifact {
-        storage_key: format!(
-            "{}/{}/{}/{id}-{name}",
-            run.tenant_id, run.session_id, run.id
-        ),
-        id,
-        tenant_id: run.tenant_id.clone(),
-        session_id: run.session_id.clone(),
-        run_id: run.id.clone(),
-        kind,
-        name: name.to_owned(),
-        media_type: "text/csv".to_owned(),
-        size: 42,
-        sha256: "ab".repeat(32),
-        created_at: time::now(),
-    }
-}
-
-fn is_not_found(e: &Error, what: &str) -> bool {
-    matches!(e, Error::NotFound { kind, .. } if *kind == what)
-}
-
-#[track_caller]
-fn assert_not_found<T: std::fmt::Debug>(r: quarry_core::Result<T>, what: &str) {
-    match r {
-        Err(e) if is_not_found(&e, what) => {}
-        other => panic!("expected {what} not found, got {other:?}"),
-    }
-}
-
-/// Lets the clock move on, so timestamps taken before and after differ.
-async fn tick() {
-    tokio::time::sleep(Duration::from_millis(3)).await;
-}
-
-async fn ping_and_backend_name(h: Arc<Harness>) {
-    let store = h.open().await;
-    store.ping().await.unwrap();
-    assert_eq!(store.backend(), h.backend());
-    store.close().await;
-}
-
-async fn create_then_get_round_trips(h: Arc<Harness>) {
-    let store = h.open().await;
-    let t = tenant();
-    let mut new = new_session(&t, "20260112_215333_b5537c");
-    new.model = Some("gpt-4o".into());
-    new.hitl_mode = HitlMode::PlanAndAnswer;
-    new.name = "Ünïcode 'quotes' \"and\" ; DROP TABLE sessions; --".into();
-    let created = store.create_session(new.clone()).await.unwrap();
-    assert_eq!(created.id, new.id);
-    assert_eq!(created.tenant_id, t);
-    assert_eq!(created.name, new.name);
-    assert_eq!(created.status, SessionStatus::Active);
-    assert_eq!(created.model.as_deref(), Some("gpt-4o"));
-    assert_eq!(created.hitl_mode, HitlMode::PlanAndAnswer);
-    assert_eq!(created.message_count, 0);
-    assert_eq!(created.kernel_variables, 0);
-    assert_eq!(created.created_at, created.updated_at);
-    let got = store.get_session(&t, &new.id).await.unwrap();
-    assert_eq!(got, created);
-    assert_not_found(store.get_session(&t, &sid("nope")).await, "session");
-    store.close().await;
-}
-
-async fn duplicate_session_id_conflicts_within_a_tenant_only(h: Arc<Harness>) {
-    let store = h.open().await;
-    let (a, b) = (tenant(), tenant());
-    store.create_session(new_session(&a, "dup")).await.unwrap();
-    let again = store.create_session(new_session(&a, "dup")).await;
-    assert!(matches!(again, Err(Error::Conflict(_))), "{again:?}");
-    // Another tenant has its own id space and learns nothing about the first one's.
-    let other = store.create_session(new_session(&b, "dup")).await.unwrap();
-    assert_eq!(other.tenant_id, b);
-    assert_eq!(
-        store
-            .list_sessions(&a, SessionQuery::default())
-            .await
-            .unwrap()
-            .total,
-        1
-    );
-    store.close().await;
-}
-
-async fn list_is_newest_first_with_paging_status_and_total(h: Arc<Harness>) {
-    let store = h.open().await;
-    let t = tenant();
-    for i in 0..5 {
-        store
-            .create_session(new_session(&t, &format!("s{i:02}")))
-            .await
-            .unwrap();
-    }
-    let ids = |page: &quarry_core::Page<quarry_core::Session>| {
-        page.items
-            .iter()
-            .map(|s| s.id.to_string())
-            .collect::<Vec<_>>()
-    };
-    let q = |status, limit, offset| SessionQuery {
-        status,
-        limit,
-        offset,
-    };
-    let all = store
-        .list_sessions(&t, SessionQuery::default())
-        .await
-        .unwrap();
-    assert_eq!(ids(&all), ["s04", "s03", "s02", "s01", "s00"]);
-    assert_eq!(all.total, 5);
-    let first = store.list_sessions(&t, q(None, 2, 0)).await.unwrap();
-    assert_eq!(
-        (ids(&first), first.total),
-        (vec!["s04".into(), "s03".into()], 5)
-    );
-    assert!(first.has_more(0));
-    let middle = store.list_sessions(&t, q(None, 2, 2)).await.unwrap();
-    assert_eq!(
-        (ids(&middle), middle.total),
-        (vec!["s02".into(), "s01".into()], 5)
-    );
-    let last = store.list_sessions(&t, q(None, 2, 4)).await.unwrap();
-    assert_eq!((ids(&last), last.total), (vec!["s00".into()], 5));
-    assert!(!last.has_more(4));
-    let past = store.list_sessions(&t, q(None, 2, 10)).await.unwrap();
-    assert_eq!((past.items.len(), past.total), (0, 5));
-    let none = store.list_sessions(&t, q(None, 0, 0)).await.unwrap();
-    assert_eq!((none.items.len(), none.total), (0, 5));
-
-    for id in ["s01", "s03"] {
-        let patch = SessionPatch {
-            status: Some(SessionStatus::Archived),
-            ..SessionPatch::default()
-        };
-        store.update_session(&t, &sid(id), &patch).await.unwrap();
-    }
-    let archived = store
-        .list_sessions(&t, q(Some(SessionStatus::Archived), 50, 0))
-        .await
-        .unwrap();
-    assert_eq!(
-        (ids(&archived), archived.total),
-        (vec!["s03".into(), "s01".into()], 2)
-    );
-    let active = store
-        .list_sessions(&t, q(Some(SessionStatus::Active), 1, 1))
-        .await
-        .unwrap();
-    assert_eq!((ids(&active), active.total), (vec!["s02".into()], 3));
-    let paused = store
-        .list_sessions(&t, q(Some(SessionStatus::Paused), 50, 0))
-        .await
-        .unwrap();
-    assert_eq!((paused.items.len(), paused.total), (0, 0));
-    store.close().await;
-}
-
-async fn update_applies_the_patch_and_bumps_updated_at(h: Arc<Harness>) {
-    let store = h.open().await;
-    let t = tenant();
-    let s = store.create_session(new_session(&t, "upd")).await.unwrap();
-    tick().await;
-    let patch = SessionPatch {
-        name: Some("renamed".into()),
-        status: Some(SessionStatus::Paused),
-        model: Some(Some("claude".into())),
-        hitl_mode: Some(HitlMode::Full),
-        kernel_variables: Some(7),
-    };
-    let u = store.update_session(&t, &s.id, &patch).await.unwrap();
-    assert_eq!(u.name, "renamed");
-    assert_eq!(u.status, SessionStatus::Paused);
-    assert_eq!(u.model.as_deref(), Some("claude"));
-    assert_eq!(u.hitl_mode, HitlMode::Full);
-    assert_eq!(u.kernel_variables, 7);
-    assert_eq!(u.created_at, s.created_at);
-    assert!(u.updated_at > s.updated_at);
-    assert_eq!(store.get_session(&t, &s.id).await.unwrap(), u);
-
-    tick().await;
-    let clear = SessionPatch {
-        model: Some(None),
-        ..SessionPatch::default()
-    };
-    let c = store.update_session(&t, &s.id, &clear).await.unwrap();
-    assert_eq!(c.model, None);
-    assert_eq!(c.name, "renamed");
-    assert!(c.updated_at > u.updated_at);
-
-    tick().await;
-    let touched = store
-        .update_session(&t, &s.id, &SessionPatch::default())
-        .await
-        .unwrap();
-    assert!(touched.updated_at > c.updated_at);
-    assert_not_found(
-        store
-            .update_session(&t, &sid("missing"), &SessionPatch::default())
-            .await,
-        "session",
-    );
-    store.close().await;
-}
-
-/// A session with two runs, three artifacts, messages and events.
-async fn populated(
-    store: &Arc<dyn MetadataStore>,
-    t: &TenantId,
-    id: &str,
-) -> (Vec<Run>, Vec<Artifact>) {
-    let s = store.create_session(new_session(t, id)).await.unwrap();
-    let mut runs = Vec::new();
-    let mut artifacts = Vec::new();
-    for kind in [RunKind::Data, RunKind::Chart] {
-        let run = Run::start(t.clone(), s.id.clone(), kind);
-        store.create_run(&run).await.unwrap();
-        for name in ["a.csv", "b.json"] {
-            let a = artifact(&run, ArtifactKind::Data, name);
-            store.insert_artifact(&a).await.unwrap();
-            artifacts.push(a);
-        }
-        store
-            .append_event(t, &s.id, Some(&run.id), &Event::Done)
-            .await
-            .unwrap();
-        runs.push(run);
-    }
-    store
-        .append_message(&message(t, &s.id, Role::User, "hi"))
-        .await
-        .unwrap();
-    (runs, artifacts)
-}
-
-async fn delete_cascades_and_returns_the_artifacts(h: Arc<Harness>) {
+pub(super) async fn delete_cascades_and_returns_the_artifacts(h: Arc<Harness>) {
     let store = h.open().await;
     let t = tenant();
     let (runs, artifacts) = populated(&store, &t, "doomed").await;
@@ -413,7 +82,7 @@ async fn delete_cascades_and_returns_the_artifacts(h: Arc<Harness>) {
     store.close().await;
 }
 
-async fn tenants_cannot_see_or_touch_each_other(h: Arc<Harness>) {
+pub(super) async fn tenants_cannot_see_or_touch_each_other(h: Arc<Harness>) {
     let store = h.open().await;
     let (owner, other) = (tenant(), tenant());
     let (runs, artifacts) = populated(&store, &owner, "private").await;
@@ -517,41 +186,7 @@ async fn tenants_cannot_see_or_touch_each_other(h: Arc<Harness>) {
     store.close().await;
 }
 
-async fn get_or_create_is_race_safe(h: Arc<Harness>) {
-    let store = h.open().await;
-    let t = tenant();
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..16 {
-        let store = store.clone();
-        let mut new = new_session(&t, quarry_core::DEFAULT_SESSION_ID);
-        new.name = format!("caller {i}");
-        tasks.spawn(async move { store.get_or_create_session(new).await });
-    }
-    let mut sessions = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        sessions.push(joined.unwrap().unwrap());
-    }
-    assert_eq!(sessions.len(), 16);
-    assert!(
-        sessions.iter().all(|s| *s == sessions[0]),
-        "one session for all"
-    );
-    let page = store
-        .list_sessions(&t, SessionQuery::default())
-        .await
-        .unwrap();
-    assert_eq!(page.total, 1);
-    assert_eq!(page.items[0], sessions[0]);
-
-    // An existing session is returned as stored, not rewritten.
-    let mut later = new_session(&t, quarry_core::DEFAULT_SESSION_ID);
-    later.name = "someone else".into();
-    let same = store.get_or_create_session(later).await.unwrap();
-    assert_eq!(same, sessions[0]);
-    store.close().await;
-}
-
-async fn messages_count_on_the_session_and_page_oldest_first(h: Arc<Harness>) {
+pub(super) async fn messages_count_on_the_session_and_page_oldest_first(h: Arc<Harness>) {
     let store = h.open().await;
     let t = tenant();
     let s = store.create_session(new_session(&t, "chat")).await.unwrap();
@@ -641,7 +276,7 @@ async fn messages_count_on_the_session_and_page_oldest_first(h: Arc<Harness>) {
     store.close().await;
 }
 
-async fn events_are_numbered_per_session_under_concurrency(h: Arc<Harness>) {
+pub(super) async fn events_are_numbered_per_session_under_concurrency(h: Arc<Harness>) {
     let store = h.open().await;
     let t = tenant();
     let s = store
@@ -779,7 +414,7 @@ async fn events_are_numbered_per_session_under_concurrency(h: Arc<Harness>) {
     store.close().await;
 }
 
-async fn runs_round_trip_and_finish_once(h: Arc<Harness>) {
+pub(super) async fn runs_round_trip_and_finish_once(h: Arc<Harness>) {
     let store = h.open().await;
     let t = tenant();
     let s = store.create_session(new_session(&t, "runs")).await.unwrap();
@@ -821,7 +456,7 @@ async fn runs_round_trip_and_finish_once(h: Arc<Harness>) {
     store.close().await;
 }
 
-async fn artifacts_round_trip_and_filter(h: Arc<Harness>) {
+pub(super) async fn artifacts_round_trip_and_filter(h: Arc<Harness>) {
     let store = h.open().await;
     let t = tenant();
     let s = store.create_session(new_session(&t, "arts")).await.unwrap();
@@ -899,7 +534,7 @@ async fn artifacts_round_trip_and_filter(h: Arc<Harness>) {
     store.close().await;
 }
 
-async fn missing_parents_are_not_found(h: Arc<Harness>) {
+pub(super) async fn missing_parents_are_not_found(h: Arc<Harness>) {
     let store = h.open().await;
     let t = tenant();
     let orphan_run = Run::start(t.clone(), sid("no_session"), RunKind::Data);
@@ -946,130 +581,5 @@ async fn missing_parents_are_not_found(h: Arc<Harness>) {
         store.delete_session(&t, &sid("no_session")).await,
         "session",
     );
-    store.close().await;
-}
-
-async fn data_survives_close_and_reopen(h: Arc<Harness>) {
-    let t = tenant();
-    let store = h.open().await;
-    let s = store
-        .create_session(new_session(&t, "durable"))
-        .await
-        .unwrap();
-    store
-        .append_message(&message(&t, &s.id, Role::User, "remember me"))
-        .await
-        .unwrap();
-    store
-        .append_event(&t, &s.id, None, &Event::Done)
-        .await
-        .unwrap();
-    let before = store.get_session(&t, &s.id).await.unwrap();
-    store.close().await;
-    let closed = store.get_session(&t, &s.id).await;
-    assert!(matches!(closed, Err(Error::Unavailable(_))), "{closed:?}");
-    let closed = store.list_sessions(&t, SessionQuery::default()).await;
-    assert!(matches!(closed, Err(Error::Unavailable(_))), "{closed:?}");
-
-    let store = h.open().await;
-    assert_eq!(store.get_session(&t, &s.id).await.unwrap(), before);
-    let page = store
-        .list_messages(
-            &t,
-            &s.id,
-            MessageQuery {
-                role: None,
-                limit: 10,
-                offset: 0,
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(page.items[0].content, "remember me");
-    let next = store
-        .append_event(&t, &s.id, None, &Event::Done)
-        .await
-        .unwrap();
-    assert_eq!(next.seq, 2, "numbering continues after a restart");
-    store.close().await;
-}
-
-/// What the session cache must get right, and any store too: every write that changes a
-/// session shows in the next read.
-async fn session_reads_follow_every_write(h: Arc<Harness>) {
-    let store = h.open().await;
-    let t = tenant();
-    let all = SessionQuery::default();
-    assert_eq!(store.list_sessions(&t, all).await.unwrap().total, 0);
-    let s = store.create_session(new_session(&t, "a")).await.unwrap();
-    assert_eq!(
-        store.list_sessions(&t, all).await.unwrap().items,
-        std::slice::from_ref(&s)
-    );
-    assert_eq!(store.get_session(&t, &s.id).await.unwrap(), s);
-
-    let b = store
-        .get_or_create_session(new_session(&t, "b"))
-        .await
-        .unwrap();
-    assert_eq!(store.list_sessions(&t, all).await.unwrap().total, 2);
-    assert_eq!(store.get_session(&t, &b.id).await.unwrap(), b);
-
-    store
-        .append_message(&message(&t, &s.id, Role::User, "x"))
-        .await
-        .unwrap();
-    assert_eq!(store.get_session(&t, &s.id).await.unwrap().message_count, 1);
-    let listed = store.list_sessions(&t, all).await.unwrap();
-    assert_eq!(
-        listed
-            .items
-            .iter()
-            .find(|x| x.id == s.id)
-            .unwrap()
-            .message_count,
-        1
-    );
-
-    let patch = SessionPatch {
-        status: Some(SessionStatus::Completed),
-        ..SessionPatch::default()
-    };
-    store.update_session(&t, &s.id, &patch).await.unwrap();
-    assert_eq!(
-        store.get_session(&t, &s.id).await.unwrap().status,
-        SessionStatus::Completed
-    );
-    let done = SessionQuery {
-        status: Some(SessionStatus::Completed),
-        ..all
-    };
-    assert_eq!(store.list_sessions(&t, done).await.unwrap().total, 1);
-
-    store.delete_session(&t, &s.id).await.unwrap();
-    assert_not_found(store.get_session(&t, &s.id).await, "session");
-    assert_eq!(
-        store.list_sessions(&t, all).await.unwrap().items,
-        std::slice::from_ref(&b)
-    );
-    assert_eq!(store.list_sessions(&t, done).await.unwrap().total, 0);
-
-    // Writes of other tenants, and writes that leave sessions alone, change nothing here.
-    let stranger = tenant();
-    store
-        .create_session(new_session(&stranger, "z"))
-        .await
-        .unwrap();
-    let run = Run::start(t.clone(), b.id.clone(), RunKind::Data);
-    store.create_run(&run).await.unwrap();
-    store
-        .append_event(&t, &b.id, Some(&run.id), &Event::Done)
-        .await
-        .unwrap();
-    assert_eq!(
-        store.list_sessions(&t, all).await.unwrap().items,
-        std::slice::from_ref(&b)
-    );
-    assert_eq!(store.get_session(&t, &b.id).await.unwrap(), b);
     store.close().await;
 }
