@@ -169,7 +169,8 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    // figment's Jail returns its large error type from every closure.
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)]
 
     use figment::Jail;
 

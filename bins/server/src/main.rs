@@ -9,6 +9,10 @@ mod serve;
 
 use clap::Parser;
 
+// Request handling allocates many small strings; mimalloc keeps that cheap under load.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     let result = tokio::runtime::Builder::new_multi_thread()

@@ -7,6 +7,7 @@
 
 pub mod error;
 mod extract;
+mod listing_cache;
 mod openapi;
 mod routes;
 mod state;

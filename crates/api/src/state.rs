@@ -10,7 +10,7 @@ use quarry_core::{
     ArtifactStore, DEFAULT_SESSION_ID, MetadataStore, NewSession, Session, SessionId, TenantId,
 };
 
-use crate::{error::ApiResult, extract::session_id};
+use crate::{error::ApiResult, extract::session_id, listing_cache::ListingCache};
 
 /// Settings the HTTP layer needs (the server binary builds them from its configuration).
 #[derive(Clone, Debug)]
@@ -45,6 +45,8 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// When the server started, for `uptime_seconds`.
     pub started: Instant,
+    /// Rendered session listings (see [`crate::listing_cache`]).
+    pub(crate) listings: Arc<ListingCache>,
 }
 
 impl AppState {
@@ -59,6 +61,7 @@ impl AppState {
             artifacts,
             config: Arc::new(config),
             started: Instant::now(),
+            listings: Arc::default(),
         }
     }
 

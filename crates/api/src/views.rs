@@ -38,11 +38,6 @@ pub struct SessionView {
     #[serde(with = "quarry_core::time::wire")]
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: DateTime<Utc>,
-    /// Preferred model, if chosen.
-    pub model: Option<String>,
-    /// Human-in-the-loop mode.
-    #[schema(value_type = String, example = "none")]
-    pub hitl_mode: HitlMode,
     /// Messages so far.
     pub message_count: u64,
 }
@@ -50,13 +45,11 @@ pub struct SessionView {
 impl From<Session> for SessionView {
     fn from(s: Session) -> Self {
         Self {
-            session_id: s.id.to_string(),
+            session_id: s.id.into_string(),
             name: s.name,
             status: s.status,
             created_at: s.created_at,
             updated_at: s.updated_at,
-            model: s.model,
-            hitl_mode: s.hitl_mode,
             message_count: s.message_count,
         }
     }
@@ -92,7 +85,7 @@ pub struct HistoryEntry {
 impl From<Message> for HistoryEntry {
     fn from(m: Message) -> Self {
         Self {
-            id: m.id.to_string(),
+            id: m.id.into_string(),
             role: m.role,
             content: m.content,
             timestamp: m.timestamp,
@@ -206,6 +199,38 @@ pub struct ListSessionsParams {
     pub limit: Option<i64>,
     /// Sessions to skip (default 0).
     pub offset: Option<i64>,
+}
+
+/// A JSON response from an already rendered body.
+pub fn json_bytes(body: bytes::Bytes) -> axum::response::Response {
+    use axum::{
+        http::{HeaderValue, header},
+        response::IntoResponse,
+    };
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Renders `value` as JSON into a buffer of `capacity` bytes, sized up front so a large
+/// listing is not copied several times while the buffer grows.
+pub fn render_json<T: Serialize>(
+    value: &T,
+    capacity: usize,
+) -> Result<Vec<u8>, crate::error::ApiError> {
+    let mut buf = Vec::with_capacity(capacity);
+    serde_json::to_writer(&mut buf, value).map_err(|e| {
+        crate::error::ApiError::new(
+            crate::error::ErrorCode::InternalError,
+            format!("cannot render the response: {e}"),
+        )
+    })?;
+    Ok(buf)
 }
 
 /// Outcome of a delete or an action, as DSAgent reports it.

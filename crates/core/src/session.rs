@@ -165,7 +165,7 @@ impl SessionPatch {
 }
 
 /// Filter and page for listing sessions, newest first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SessionQuery {
     /// Only sessions with this status.
     pub status: Option<SessionStatus>,

@@ -3,16 +3,21 @@
 use axum::{
     Json, Router,
     extract::{Path, State},
+    response::Response,
     routing::{get, post},
 };
 use quarry_core::{NewSession, Session, SessionPatch, SessionStatus};
 
-use super::sessions::{delete_with_files, list_query, session_name};
+use super::sessions::{create_with_fresh_id, delete_with_files, list_query, session_name};
 use crate::{
     AppState,
     error::{ApiError, ApiResult},
     extract::{Caller, JsonBody, QueryParams, session_id},
-    views::{Ack, DsCreateSession, DsSession, DsSessionList, DsUpdateSession, ListSessionsParams},
+    listing_cache::Surface,
+    views::{
+        Ack, DsCreateSession, DsSession, DsSessionList, DsUpdateSession, ListSessionsParams,
+        json_bytes, render_json,
+    },
 };
 
 /// Longest model name accepted.
@@ -34,7 +39,7 @@ fn render(state: &AppState, s: Session) -> DsSession {
         .to_string_lossy()
         .into_owned();
     DsSession {
-        id: s.id.to_string(),
+        id: s.id.into_string(),
         name: s.name,
         status: s.status,
         created_at: s.created_at,
@@ -69,7 +74,7 @@ pub(crate) async fn create_session(
     let mut new = NewSession::named(me.tenant_id, session_name(body.name)?);
     new.model = model_name(body.model)?;
     new.hitl_mode = body.hitl_mode.unwrap_or_default();
-    let session = state.metadata.create_session(new).await?;
+    let session = create_with_fresh_id(&state, new).await?;
     Ok(Json(render(&state, session)))
 }
 
@@ -80,15 +85,26 @@ pub(crate) async fn list_sessions(
     State(state): State<AppState>,
     Caller(me): Caller,
     QueryParams(params): QueryParams<ListSessionsParams>,
-) -> ApiResult<Json<DsSessionList>> {
+) -> ApiResult<Response> {
     let query = list_query(&params)?;
     let page = state.metadata.list_sessions(&me.tenant_id, query).await?;
-    let has_more = page.has_more(query.offset);
-    Ok(Json(DsSessionList {
-        total: page.total,
-        has_more,
-        sessions: page.items.into_iter().map(|s| render(&state, s)).collect(),
-    }))
+    let body =
+        state
+            .listings
+            .get_or_render(&me.tenant_id, Surface::DsAgent, query, page, |page| {
+                let list = DsSessionList {
+                    total: page.total,
+                    has_more: page.has_more(query.offset),
+                    sessions: page
+                        .items
+                        .iter()
+                        .cloned()
+                        .map(|s| render(&state, s))
+                        .collect(),
+                };
+                render_json(&list, 64 + 384 * page.items.len())
+            })?;
+    Ok(json_bytes(body))
 }
 
 /// One session.
@@ -148,7 +164,7 @@ pub(crate) async fn delete_session(
     Ok(Json(Ack {
         success: true,
         message: "Session deleted".to_owned(),
-        session_id: id.to_string(),
+        session_id: id.into_string(),
     }))
 }
 

@@ -5,6 +5,7 @@ use axum::{
     Json, Router,
     extract::{Path, State},
     http::StatusCode,
+    response::Response,
     routing::get,
 };
 use quarry_core::{MessageQuery, NewSession, SessionId, SessionQuery, SessionStatus, TenantId};
@@ -13,9 +14,10 @@ use crate::{
     AppState,
     error::{ApiError, ApiResult},
     extract::{Caller, JsonBody, QueryParams, session_id},
+    listing_cache::Surface,
     views::{
         Ack, CreateSession, HistoryEntry, ListSessionsParams, SessionDetail, SessionList,
-        SessionView,
+        SessionView, json_bytes, render_json,
     },
 };
 
@@ -46,10 +48,7 @@ pub(crate) async fn create_session(
     JsonBody(body): JsonBody<CreateSession>,
 ) -> ApiResult<(StatusCode, Json<SessionView>)> {
     let name = session_name(body.name)?;
-    let session = state
-        .metadata
-        .create_session(NewSession::named(me.tenant_id, name))
-        .await?;
+    let session = create_with_fresh_id(&state, NewSession::named(me.tenant_id, name)).await?;
     Ok((StatusCode::CREATED, Json(session.into())))
 }
 
@@ -60,15 +59,21 @@ pub(crate) async fn list_sessions(
     State(state): State<AppState>,
     Caller(me): Caller,
     QueryParams(params): QueryParams<ListSessionsParams>,
-) -> ApiResult<Json<SessionList>> {
+) -> ApiResult<Response> {
     let query = list_query(&params)?;
     let page = state.metadata.list_sessions(&me.tenant_id, query).await?;
-    let has_more = page.has_more(query.offset);
-    Ok(Json(SessionList {
-        total: page.total,
-        has_more,
-        sessions: page.items.into_iter().map(SessionView::from).collect(),
-    }))
+    let body =
+        state
+            .listings
+            .get_or_render(&me.tenant_id, Surface::Sessions, query, page, |page| {
+                let list = SessionList {
+                    total: page.total,
+                    has_more: page.has_more(query.offset),
+                    sessions: page.items.iter().cloned().map(SessionView::from).collect(),
+                };
+                render_json(&list, 64 + 256 * page.items.len())
+            })?;
+    Ok(json_bytes(body))
 }
 
 /// A session's details and conversation history (OpenAnalyst).
@@ -114,8 +119,24 @@ pub(crate) async fn delete_session(
     Ok(Json(Ack {
         success: true,
         message: "Session deleted".to_owned(),
-        session_id: id.to_string(),
+        session_id: id.into_string(),
     }))
+}
+
+/// Creates a session under a generated id, drawing a new id when it collides: DSAgent's id
+/// form has 24 random bits per second, so bursts of thousands per second do collide.
+pub(crate) async fn create_with_fresh_id(
+    state: &AppState,
+    mut new: NewSession,
+) -> ApiResult<quarry_core::Session> {
+    const ATTEMPTS: usize = 5;
+    for _ in 1..ATTEMPTS {
+        match state.metadata.create_session(new.clone()).await {
+            Err(quarry_core::Error::Conflict(_)) => new.id = SessionId::generate(),
+            other => return Ok(other?),
+        }
+    }
+    Ok(state.metadata.create_session(new).await?)
 }
 
 /// Deletes a session's records, then its artifact bytes and workspace. Records go first so a
