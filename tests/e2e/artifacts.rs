@@ -5,7 +5,7 @@ use quarry_core::{
     Artifact, ArtifactId, ArtifactKind, ArtifactStore, ObjectKey, Run, RunKind, SessionId, TenantId,
 };
 use quarry_store::{FsArtifactStore, MetadataOptions};
-use quarry_tests::{assert_error_shape, client};
+use quarry_tests::{assert_error_shape, client, send_json};
 use serde_json::{Value, json};
 use sha2::Digest;
 
@@ -62,15 +62,13 @@ async fn store_artifact(
 async fn downloads_stream_with_type_length_etag_and_disposition() {
     let (_dir, server) = fresh_server();
     let http = client();
-    let s: Value = http
-        .post(server.url("/sessions"))
-        .json(&json!({"name": "a"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let s: Value = send_json(
+        &http,
+        reqwest::Method::POST,
+        server.url("/sessions"),
+        &json!({"name": "a"}),
+    )
+    .await;
     let session = s["session_id"].as_str().unwrap();
     const CSV: &[u8] = b"product_name,total_revenue\nWidget Pro,45230.00\n";
     let a = store_artifact(

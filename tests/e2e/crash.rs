@@ -9,7 +9,7 @@ use std::{
 
 use quarry_core::{ArtifactFilter, TenantId};
 use quarry_store::MetadataOptions;
-use quarry_tests::{SIGKILL, Server, client, send_signal};
+use quarry_tests::{SIGKILL, Server, client, get_json, send_signal};
 use serde_json::{Value, json};
 use sha2::Digest;
 
@@ -61,14 +61,11 @@ async fn sigkill_during_a_burst_of_session_writes_loses_nothing_acknowledged() {
     let mut listed = HashSet::new();
     let mut offset = 0;
     loop {
-        let page: Value = http
-            .get(server.url(&format!("/sessions?limit=100&offset={offset}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: Value = get_json(
+            &http,
+            server.url(&format!("/sessions?limit=100&offset={offset}")),
+        )
+        .await;
         for s in page["sessions"].as_array().unwrap() {
             assert!(s["name"].as_str().unwrap().starts_with("burst "));
             listed.insert(s["session_id"].as_str().unwrap().to_owned());

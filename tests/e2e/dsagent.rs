@@ -1,6 +1,6 @@
 //! DSAgent's `/api/sessions` surface.
 
-use quarry_tests::{assert_error_shape, client};
+use quarry_tests::{assert_error_shape, client, get_json, send_json};
 use serde_json::{Value, json};
 
 use crate::fresh_server;
@@ -44,14 +44,7 @@ async fn crud_and_archive_in_the_dsagent_shape() {
     assert_eq!(id.len(), 22, "{id}");
 
     // The same session is visible on the oneprompt surface.
-    let op: Value = http
-        .get(server.url(&format!("/sessions/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let op: Value = get_json(&http, server.url(&format!("/sessions/{id}"))).await;
     assert_eq!(op["name"], "My Analysis Session");
 
     // Partial update: only the given fields change.
@@ -68,15 +61,13 @@ async fn crud_and_archive_in_the_dsagent_shape() {
     assert_eq!(u["name"], "My Analysis Session");
     assert!(u["updated_at"].as_str().unwrap() >= s["updated_at"].as_str().unwrap());
 
-    let u: Value = http
-        .put(server.url(&format!("/api/sessions/{id}")))
-        .json(&json!({"name": "Renamed", "status": "paused", "model": "claude-sonnet-4-20250514"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let u: Value = send_json(
+        &http,
+        reqwest::Method::PUT,
+        server.url(&format!("/api/sessions/{id}")),
+        &json!({"name": "Renamed", "status": "paused", "model": "claude-sonnet-4-20250514"}),
+    )
+    .await;
     assert_eq!(
         (&u["name"], &u["status"], &u["model"]),
         (
@@ -85,15 +76,13 @@ async fn crud_and_archive_in_the_dsagent_shape() {
             &json!("claude-sonnet-4-20250514")
         )
     );
-    let u: Value = http
-        .put(server.url(&format!("/api/sessions/{id}")))
-        .json(&json!({"model": null}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let u: Value = send_json(
+        &http,
+        reqwest::Method::PUT,
+        server.url(&format!("/api/sessions/{id}")),
+        &json!({"model": null}),
+    )
+    .await;
     assert_eq!(u["model"], Value::Null);
 
     let a: Value = http
@@ -105,14 +94,7 @@ async fn crud_and_archive_in_the_dsagent_shape() {
         .await
         .unwrap();
     assert_eq!(a["status"], "archived");
-    let got: Value = http
-        .get(server.url(&format!("/api/sessions/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = get_json(&http, server.url(&format!("/api/sessions/{id}"))).await;
     assert_eq!(got["status"], "archived");
 
     let resp = http
@@ -142,25 +124,11 @@ async fn listing_defaults_to_50_caps_at_100_and_filters_by_status() {
             .unwrap();
         assert_eq!(r.status(), 200);
     }
-    let list: Value = http
-        .get(server.url("/api/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = get_json(&http, server.url("/api/sessions")).await;
     assert_eq!(list["sessions"].as_array().unwrap().len(), 50);
     assert_eq!(list["total"], 55);
     assert_eq!(list["has_more"], true);
-    let list: Value = http
-        .get(server.url("/api/sessions?limit=100"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = get_json(&http, server.url("/api/sessions?limit=100")).await;
     assert_eq!(list["sessions"].as_array().unwrap().len(), 55);
     let resp = http
         .get(server.url("/api/sessions?limit=101"))
@@ -174,23 +142,9 @@ async fn listing_defaults_to_50_caps_at_100_and_filters_by_status() {
         .send()
         .await
         .unwrap();
-    let active: Value = http
-        .get(server.url("/api/sessions?status=active&limit=100"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let active: Value = get_json(&http, server.url("/api/sessions?status=active&limit=100")).await;
     assert_eq!(active["total"], 54);
-    let archived: Value = http
-        .get(server.url("/api/sessions?status=archived"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let archived: Value = get_json(&http, server.url("/api/sessions?status=archived")).await;
     assert_eq!(archived["sessions"][0]["id"], first);
 }
 
@@ -243,15 +197,13 @@ async fn bad_ids_are_400_unknown_ids_404() {
 async fn bodies_are_validated() {
     let (_dir, server) = fresh_server();
     let http = client();
-    let s: Value = http
-        .post(server.url("/api/sessions"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let s: Value = send_json(
+        &http,
+        reqwest::Method::POST,
+        server.url("/api/sessions"),
+        &json!({}),
+    )
+    .await;
     let id = s["id"].as_str().unwrap();
     let cases = [
         json!({"hitl_mode": "sometimes"}),
@@ -283,14 +235,7 @@ async fn bodies_are_validated() {
         }
     }
     // Nothing was changed by the refused updates.
-    let after: Value = http
-        .get(server.url(&format!("/api/sessions/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Value = get_json(&http, server.url(&format!("/api/sessions/{id}"))).await;
     assert_eq!(after["name"], s["name"]);
     assert_eq!(after["hitl_mode"], "none");
 }

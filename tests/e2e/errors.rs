@@ -1,6 +1,6 @@
 //! Bad input of every kind gets the error shape and the right status, never a 500.
 
-use quarry_tests::{assert_error_shape, client};
+use quarry_tests::{assert_error_shape, client, get_json};
 use serde_json::Value;
 
 use crate::{fresh_server, fresh_server_with};
@@ -83,14 +83,7 @@ async fn oversized_bodies_are_413_and_change_nothing() {
         .await
         .unwrap();
     expect(resp, 413, "PAYLOAD_TOO_LARGE").await;
-    let list: Value = http
-        .get(server.url("/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = get_json(&http, server.url("/sessions")).await;
     assert_eq!(list["total"], 0);
 }
 

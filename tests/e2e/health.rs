@@ -1,4 +1,4 @@
-use quarry_tests::{assert_error_shape, client};
+use quarry_tests::{assert_error_shape, client, get_json};
 use serde_json::Value;
 
 use crate::fresh_server;
@@ -48,14 +48,7 @@ async fn ready_is_200_when_stores_answer_and_503_naming_the_failing_part() {
 async fn openapi_and_docs_describe_every_route() {
     let (_dir, server) = fresh_server();
     let http = client();
-    let spec: Value = http
-        .get(server.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec: Value = get_json(&http, server.url("/openapi.json")).await;
     assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
     let paths = spec["paths"].as_object().unwrap();
     for p in [

@@ -1,6 +1,6 @@
 //! The `/sessions` resource of oneprompt and OpenAnalyst.
 
-use quarry_tests::{assert_error_shape, client};
+use quarry_tests::{assert_error_shape, client, get_json};
 use serde_json::{Value, json};
 
 use crate::fresh_server;
@@ -34,14 +34,7 @@ async fn create_list_get_delete_in_oneprompt_and_openanalyst_shapes() {
     let second: Value = resp.json().await.unwrap();
     assert!(second["name"].as_str().unwrap().starts_with("Session "));
 
-    let list: Value = http
-        .get(server.url("/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = get_json(&http, server.url("/sessions")).await;
     let sessions = list["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 2);
     assert_eq!(list["total"], 2);
@@ -52,14 +45,7 @@ async fn create_list_get_delete_in_oneprompt_and_openanalyst_shapes() {
         assert!(sessions[1].get(key).is_some(), "{key} missing");
     }
 
-    let detail: Value = http
-        .get(server.url(&format!("/sessions/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let detail: Value = get_json(&http, server.url(&format!("/sessions/{id}"))).await;
     assert_eq!(detail["session_id"], id.as_str());
     assert_eq!(detail["history"], json!([]));
 
@@ -98,14 +84,7 @@ async fn listing_pages_and_filters() {
             .unwrap();
         assert_eq!(r.status(), 201);
     }
-    let page: Value = http
-        .get(server.url("/sessions?limit=3&offset=3"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = get_json(&http, server.url("/sessions?limit=3&offset=3")).await;
     let names: Vec<_> = page["sessions"]
         .as_array()
         .unwrap()
@@ -116,14 +95,7 @@ async fn listing_pages_and_filters() {
     assert_eq!(page["total"], 7);
     assert_eq!(page["has_more"], true);
 
-    let none: Value = http
-        .get(server.url("/sessions?status=archived"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let none: Value = get_json(&http, server.url("/sessions?status=archived")).await;
     assert_eq!(none["total"], 0);
 
     for bad in [
@@ -173,14 +145,7 @@ async fn tenants_never_see_each_other() {
         .await
         .unwrap();
     assert_eq!(beta["total"], 0);
-    let owner: Value = http
-        .get(server.url("/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let owner: Value = get_json(&http, server.url("/sessions")).await;
     assert_eq!(owner["total"], 0);
 
     for (method, path) in [

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use quarry_tests::{SIGINT, SIGTERM, client, send_signal};
+use quarry_tests::{SIGINT, SIGTERM, client, get_json, send_json, send_signal};
 use serde_json::Value;
 
 use crate::fresh_server;
@@ -57,28 +57,19 @@ async fn sigterm_drains_in_flight_requests_then_exits_cleanly() {
 async fn sigint_exits_cleanly_and_data_survives_a_restart() {
     let (dir, mut server) = fresh_server();
     let http = client();
-    let created: Value = http
-        .post(server.url("/sessions"))
-        .json(&serde_json::json!({"name": "keep me"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created: Value = send_json(
+        &http,
+        reqwest::Method::POST,
+        server.url("/sessions"),
+        &serde_json::json!({"name": "keep me"}),
+    )
+    .await;
     let status = server.signal_and_wait(SIGINT);
     assert!(status.success(), "exit status {status:?}");
     drop(server);
     let server = quarry_tests::Server::start_in(dir.path(), &[], &[]);
     let id = created["session_id"].as_str().unwrap();
-    let got: Value = http
-        .get(server.url(&format!("/sessions/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = get_json(&http, server.url(&format!("/sessions/{id}"))).await;
     assert_eq!(got["name"], "keep me");
 }
 

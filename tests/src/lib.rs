@@ -192,3 +192,25 @@ pub const SIGKILL: i32 = 9;
 pub const SIGTERM: i32 = 15;
 /// SIGINT.
 pub const SIGINT: i32 = 2;
+
+/// `GET url`, expecting a JSON body (any status).
+pub async fn get_json(http: &reqwest::Client, url: impl reqwest::IntoUrl) -> serde_json::Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// `method url` with a JSON body, expecting a JSON body back (any status).
+pub async fn send_json(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: impl reqwest::IntoUrl,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    http.request(method, url)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}

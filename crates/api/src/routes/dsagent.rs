@@ -8,7 +8,7 @@ use axum::{
 };
 use quarry_core::{NewSession, Session, SessionPatch, SessionStatus};
 
-use super::sessions::{create_with_fresh_id, delete_with_files, list_query, session_name};
+use super::sessions::{create_with_fresh_id, delete_with_files, listing, session_name};
 use crate::{
     AppState,
     error::{ApiError, ApiResult},
@@ -16,7 +16,7 @@ use crate::{
     listing_cache::Surface,
     views::{
         Ack, DsCreateSession, DsSession, DsSessionList, DsUpdateSession, ListSessionsParams,
-        json_bytes, render_json,
+        render_json,
     },
 };
 
@@ -86,25 +86,26 @@ pub(crate) async fn list_sessions(
     Caller(me): Caller,
     QueryParams(params): QueryParams<ListSessionsParams>,
 ) -> ApiResult<Response> {
-    let query = list_query(&params)?;
-    let page = state.metadata.list_sessions(&me.tenant_id, query).await?;
-    let body =
-        state
-            .listings
-            .get_or_render(&me.tenant_id, Surface::DsAgent, query, page, |page| {
-                let list = DsSessionList {
-                    total: page.total,
-                    has_more: page.has_more(query.offset),
-                    sessions: page
-                        .items
-                        .iter()
-                        .cloned()
-                        .map(|s| render(&state, s))
-                        .collect(),
-                };
-                render_json(&list, 64 + 384 * page.items.len())
-            })?;
-    Ok(json_bytes(body))
+    listing(
+        &state,
+        &me.tenant_id,
+        &params,
+        Surface::DsAgent,
+        |page, has_more| {
+            let list = DsSessionList {
+                total: page.total,
+                has_more,
+                sessions: page
+                    .items
+                    .iter()
+                    .cloned()
+                    .map(|s| render(&state, s))
+                    .collect(),
+            };
+            render_json(&list, 64 + 384 * page.items.len())
+        },
+    )
+    .await
 }
 
 /// One session.

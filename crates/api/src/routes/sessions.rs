@@ -8,7 +8,9 @@ use axum::{
     response::Response,
     routing::get,
 };
-use quarry_core::{MessageQuery, NewSession, SessionId, SessionQuery, SessionStatus, TenantId};
+use quarry_core::{
+    MessageQuery, NewSession, Page, Session, SessionId, SessionQuery, SessionStatus, TenantId,
+};
 
 use crate::{
     AppState,
@@ -60,19 +62,39 @@ pub(crate) async fn list_sessions(
     Caller(me): Caller,
     QueryParams(params): QueryParams<ListSessionsParams>,
 ) -> ApiResult<Response> {
-    let query = list_query(&params)?;
-    let page = state.metadata.list_sessions(&me.tenant_id, query).await?;
-    let body =
-        state
-            .listings
-            .get_or_render(&me.tenant_id, Surface::Sessions, query, page, |page| {
-                let list = SessionList {
-                    total: page.total,
-                    has_more: page.has_more(query.offset),
-                    sessions: page.items.iter().cloned().map(SessionView::from).collect(),
-                };
-                render_json(&list, 64 + 256 * page.items.len())
-            })?;
+    listing(
+        &state,
+        &me.tenant_id,
+        &params,
+        Surface::Sessions,
+        |page, has_more| {
+            let list = SessionList {
+                total: page.total,
+                has_more,
+                sessions: page.items.iter().cloned().map(SessionView::from).collect(),
+            };
+            render_json(&list, 64 + 256 * page.items.len())
+        },
+    )
+    .await
+}
+
+/// Reads the page of sessions `params` asks for and answers with it rendered by `render`
+/// (given the page and whether more follow); an unchanged page is not rendered again.
+pub(crate) async fn listing(
+    state: &AppState,
+    tenant: &TenantId,
+    params: &ListSessionsParams,
+    surface: Surface,
+    render: impl FnOnce(&Page<Session>, bool) -> ApiResult<Vec<u8>>,
+) -> ApiResult<Response> {
+    let query = list_query(params)?;
+    let page = state.metadata.list_sessions(tenant, query).await?;
+    let body = state
+        .listings
+        .get_or_render(tenant, surface, query, page, |page| {
+            render(page, page.has_more(query.offset))
+        })?;
     Ok(json_bytes(body))
 }
 
