@@ -132,7 +132,13 @@ impl Config {
     fn resolved(mut self) -> anyhow::Result<Self> {
         if self.data_dir.is_relative() {
             let cwd = std::env::current_dir().context("cannot read the current directory")?;
-            self.data_dir = cwd.join(&self.data_dir);
+            // `./quarry-data` becomes `<cwd>/quarry-data`, without a `.` in the middle.
+            let relative: PathBuf = self
+                .data_dir
+                .components()
+                .filter(|c| !matches!(c, std::path::Component::CurDir))
+                .collect();
+            self.data_dir = cwd.join(relative);
         }
         if let Some(url) = &self.database_url {
             anyhow::ensure!(
@@ -223,6 +229,7 @@ mod tests {
             assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 8000));
             assert!(c.data_dir.is_absolute());
             assert!(c.data_dir.ends_with("quarry-data"));
+            assert!(!c.data_dir.to_string_lossy().contains("/./"), "{c:?}");
             assert!(c.metadata_url().unwrap().ends_with("quarry-data/quarry.db"));
             Ok(())
         });
