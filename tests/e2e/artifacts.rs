@@ -97,6 +97,13 @@ async fn downloads_stream_with_type_length_etag_and_disposition() {
             .unwrap()
             .contains("filename=\"top_products.csv\"")
     );
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("sandbox;"),
+        "non-HTML artifacts run no scripts"
+    );
     assert_eq!(resp.bytes().await.unwrap().as_ref(), CSV);
 
     let resp = http

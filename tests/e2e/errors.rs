@@ -98,3 +98,60 @@ async fn unknown_routes_and_methods_use_the_error_shape() {
     let resp = http.post(server.url("/health")).send().await.unwrap();
     expect(resp, 405, "METHOD_NOT_ALLOWED").await;
 }
+
+#[tokio::test]
+async fn unreadable_path_segments_are_400_with_the_error_shape() {
+    let (_dir, server) = fresh_server();
+    let http = client();
+    for path in [
+        "/sessions/%FF",
+        "/api/sessions/%C3%28",
+        "/runs/%FF/artifacts/abc",
+    ] {
+        let resp = http.get(server.url(path)).send().await.unwrap();
+        expect(resp, 400, "INVALID_ID").await;
+    }
+}
+
+#[tokio::test]
+async fn foreign_hosts_and_cross_site_writes_are_refused_without_auth() {
+    let (_dir, server) = fresh_server();
+    let http = client();
+    // DNS rebinding: the right address under a foreign name.
+    let resp = http
+        .get(server.url("/sessions"))
+        .header("Host", "attacker.example")
+        .send()
+        .await
+        .unwrap();
+    expect(resp, 403, "FORBIDDEN").await;
+    // A browser on another site posting to the local server.
+    let resp = http
+        .post(server.url("/sessions"))
+        .header("Origin", "https://attacker.example")
+        .header("Content-Type", "text/plain")
+        .send()
+        .await
+        .unwrap();
+    expect(resp, 403, "FORBIDDEN").await;
+    // The same from a loopback page, or with no Origin (curl, SDKs), goes through.
+    for origin in [Some("http://localhost:3000"), None] {
+        let mut req = http
+            .post(server.url("/sessions"))
+            .json(&serde_json::json!({}));
+        if let Some(o) = origin {
+            req = req.header("Origin", o);
+        }
+        assert_eq!(req.send().await.unwrap().status(), 201, "{origin:?}");
+    }
+    let list: Value = http
+        .get(server.url("/sessions"))
+        .header("Host", "localhost")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 2);
+}

@@ -11,6 +11,8 @@ use std::{
 };
 
 /// The `quarry` binary under test: `$QUARRY_BIN`, or the one beside this test executable.
+/// `cargo test` does not rebuild it (it belongs to another package): `scripts/test` builds
+/// it first, so run the suite through that.
 pub fn quarry_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("QUARRY_BIN") {
         return PathBuf::from(p);
@@ -58,6 +60,13 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        // A developer's own QUARRY_* settings must not leak into the server under test.
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("QUARRY_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("QUARRY_LOG_FORMAT", "json");
         for (k, v) in env {
             cmd.env(k, v);
         }

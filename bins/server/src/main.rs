@@ -19,7 +19,12 @@ fn main() -> std::process::ExitCode {
         .enable_all()
         .build()
         .map_err(anyhow::Error::from)
-        .and_then(|rt| rt.block_on(cli::run(cli)));
+        .and_then(|rt| {
+            let result = rt.block_on(cli::run(cli));
+            // Blocking work still running (a hung disk) must not hold the exit forever.
+            rt.shutdown_timeout(std::time::Duration::from_secs(5));
+            result
+        });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -12,6 +12,8 @@ use crate::config::Config;
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     refuse_unprotected_bind(&config)?;
+    // Registered before anything slow (migrations), so an early signal is not lost.
+    let mut signals = Signals::register()?;
     std::fs::create_dir_all(&config.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
@@ -20,12 +22,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     })?;
     let _lock = lock_data_dir(&config.data_dir)?;
 
-    let sqlite = config.metadata_backend() == "sqlite";
+    // Only the embedded store in the locked data directory is known to have no other writer.
+    let embedded = config.database_url.is_none();
     let metadata = quarry_store::connect_metadata(
         &config.metadata_url()?,
         MetadataOptions {
-            // One process owns a SQLite data directory (the lock above), so reads may be cached.
-            session_cache: sqlite,
+            // One process owns a data directory (the lock above), so its reads may be cached.
+            session_cache: embedded,
             ..MetadataOptions::default()
         },
     )
@@ -38,6 +41,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let mut api_config = ApiConfig::for_data_dir(&config.data_dir);
     api_config.max_body_bytes = config.max_body_bytes;
     api_config.cors_origins = config.cors_origins.clone();
+    api_config.loopback_only = !config.allow_insecure_bind;
     let state = AppState::new(metadata.clone(), Arc::new(artifacts), api_config);
     let app = quarry_api::router(state);
 
@@ -69,28 +73,44 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             metadata.close().await;
             return result.context("server task failed")?.context("server failed");
         }
-        signal = shutdown_signal() => {
+        signal = signals.next() => {
             tracing::info!(signal, "shutting down: no new connections, draining in-flight requests");
         }
     }
     let _ = stop_tx.send(true);
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
-    match tokio::time::timeout(grace, &mut server).await {
-        Ok(Ok(Ok(()))) => tracing::info!("all requests finished"),
-        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server ended with an error"),
-        Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
-        Err(_) => {
-            tracing::warn!(
+    tokio::select! {
+        drained = tokio::time::timeout(grace, &mut server) => match drained {
+            Ok(Ok(Ok(()))) => tracing::info!("all requests finished"),
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server ended with an error"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
+            Err(_) => tracing::warn!(
                 grace_seconds = grace.as_secs(),
-                "requests still running after the grace period; closing them"
-            );
-            server.abort();
+                "requests still running after the grace period; abandoning them"
+            ),
+        },
+        signal = signals.next() => {
+            tracing::warn!(signal, "second signal: exiting without waiting for requests");
         }
     }
-    metadata.close().await;
-    tracing::info!("metadata store closed; bye");
+    server.abort();
+    // Abandoned requests may still hold connections; closing waits for them only so long.
+    if tokio::time::timeout(CLOSE_TIMEOUT, metadata.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "metadata store did not close within {}s",
+            CLOSE_TIMEOUT.as_secs()
+        );
+    } else {
+        tracing::info!("metadata store closed; bye");
+    }
     Ok(())
 }
+
+/// How long closing the metadata store may take after the drain.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Without authentication (not configurable yet) only loopback addresses are safe to bind.
 fn refuse_unprotected_bind(config: &Config) -> anyhow::Result<()> {
@@ -132,23 +152,26 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<File> {
     }
 }
 
-async fn shutdown_signal() -> &'static str {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// SIGINT and SIGTERM, registered once.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            int: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+            term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+        })
+    }
+
+    /// Waits for the next signal and names it.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => "SIGTERM",
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => "SIGINT",
-        () = term => "SIGTERM",
     }
 }

@@ -20,6 +20,8 @@ pub enum ErrorCode {
     InvalidId,
     /// Well-formed input with wrong types or values.
     ValidationError,
+    /// The request comes from somewhere it may not (foreign `Host` or `Origin`).
+    Forbidden,
     /// Unknown object, or another tenant's.
     NotFound,
     /// The route exists but not for this method.
@@ -44,6 +46,7 @@ impl ErrorCode {
             Self::InvalidJson => "INVALID_JSON",
             Self::InvalidId => "INVALID_ID",
             Self::ValidationError => "VALIDATION_ERROR",
+            Self::Forbidden => "FORBIDDEN",
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Conflict => "CONFLICT",
@@ -59,6 +62,7 @@ impl ErrorCode {
         match self {
             Self::BadRequest | Self::InvalidJson | Self::InvalidId => StatusCode::BAD_REQUEST,
             Self::ValidationError => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict => StatusCode::CONFLICT,
@@ -174,6 +178,7 @@ mod tests {
             ErrorCode::InvalidJson,
             ErrorCode::InvalidId,
             ErrorCode::ValidationError,
+            ErrorCode::Forbidden,
             ErrorCode::NotFound,
             ErrorCode::MethodNotAllowed,
             ErrorCode::Conflict,

@@ -44,7 +44,13 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             .map(str::to_owned);
         let bytes = axum::body::to_bytes(req.into_body(), limit)
             .await
-            .map_err(|_| too_large())?;
+            .map_err(|e| {
+                if is_length_limit(&e) {
+                    too_large()
+                } else {
+                    ApiError::new(ErrorCode::BadRequest, "could not read the request body")
+                }
+            })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return parse(b"{}").map(JsonBody);
         }
@@ -64,6 +70,17 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         }
         parse(&bytes).map(JsonBody)
     }
+}
+
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// Parses in two steps so that any syntax error is 400 even when the value has the wrong
@@ -122,6 +139,27 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
                 })?,
         };
         Ok(Caller(Principal::owner(tenant)))
+    }
+}
+
+/// Path parameters; a segment that cannot be read (bad percent-encoding, invalid UTF-8) is
+/// 400 `INVALID_ID` with the error shape, like any other bad id.
+#[derive(Debug)]
+pub struct IdPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for IdPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| IdPath(v))
+            .map_err(|e| {
+                ApiError::new(
+                    ErrorCode::InvalidId,
+                    format!("invalid path: {}", e.body_text()),
+                )
+            })
     }
 }
 

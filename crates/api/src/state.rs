@@ -21,6 +21,10 @@ pub struct ApiConfig {
     pub workspace_root: PathBuf,
     /// Origins allowed by CORS besides loopback ones.
     pub cors_origins: Vec<String>,
+    /// Answer only requests addressed to a loopback name, and refuse cross-site writes: the
+    /// protection of a server without authentication. Off when an operator deliberately
+    /// serves on another address (behind an authenticating proxy).
+    pub loopback_only: bool,
 }
 
 impl ApiConfig {
@@ -30,6 +34,7 @@ impl ApiConfig {
             max_body_bytes: 2 * 1024 * 1024,
             workspace_root: data_dir.join("workspaces"),
             cors_origins: Vec::new(),
+            loopback_only: true,
         }
     }
 }

@@ -17,9 +17,16 @@ fn invalid() -> Error {
     Error::invalid("invalid artifact storage key")
 }
 
-/// Whether `c` may be one component of a key.
+/// Whether `c` may be one component of a key: the alphabet [`sanitize_file_name`] keeps
+/// (letters, digits, `.`, `-`, `_`), not starting with `.`, at most 255 bytes. The length is
+/// checked here rather than through `sanitize_file_name`, whose 200-byte cap on names would
+/// refuse `{artifact id}-{name}` components built from a name of maximal length.
 fn valid_component(c: &str) -> bool {
-    !c.is_empty() && c.len() <= MAX_COMPONENT_LEN && sanitize_file_name(c).as_deref() == Some(c)
+    !c.is_empty()
+        && c.len() <= MAX_COMPONENT_LEN
+        && !c.starts_with('.')
+        && c.chars()
+            .all(|ch| ch.is_alphanumeric() || matches!(ch, '.' | '-' | '_'))
 }
 
 /// Checks `key` and splits it into its components.
@@ -34,7 +41,7 @@ pub(crate) fn components(key: &str) -> Result<Vec<String>> {
 
 /// The key of `object`, checked: its file name must already be sanitised.
 pub(crate) fn object_key(object: &ObjectKey) -> Result<(String, Vec<String>)> {
-    if !valid_component(&object.file_name) {
+    if sanitize_file_name(&object.file_name).as_deref() != Some(object.file_name.as_str()) {
         return Err(Error::invalid(
             "artifact file name must be sanitised (see sanitize_file_name)",
         ));
@@ -48,6 +55,20 @@ pub(crate) fn object_key(object: &ObjectKey) -> Result<(String, Vec<String>)> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_of_maximal_length_make_valid_keys() {
+        let name = sanitize_file_name(&format!("{}.csv", "n".repeat(400))).unwrap();
+        assert_eq!(name.len(), 200);
+        let object = ObjectKey {
+            tenant_id: quarry_core::TenantId::owner(),
+            session_id: quarry_core::SessionId::generate(),
+            run_id: quarry_core::RunId::generate(),
+            artifact_id: quarry_core::ArtifactId::generate(),
+            file_name: name,
+        };
+        assert!(object_key(&object).is_ok());
+    }
 
     #[test]
     fn ordinary_keys_pass() {

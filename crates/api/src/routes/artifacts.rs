@@ -3,7 +3,7 @@
 use axum::{
     Router,
     body::Body,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
@@ -13,7 +13,7 @@ use quarry_core::{ArtifactId, RunId};
 use crate::{
     AppState,
     error::{ApiError, ApiResult, ErrorCode},
-    extract::Caller,
+    extract::{Caller, IdPath},
 };
 
 pub(super) fn router() -> Router<AppState> {
@@ -30,7 +30,7 @@ pub(super) fn router() -> Router<AppState> {
 pub(crate) async fn download(
     State(state): State<AppState>,
     Caller(me): Caller,
-    Path((run_raw, artifact_raw)): Path<(String, String)>,
+    IdPath((run_raw, artifact_raw)): IdPath<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let bad_id = |what: &str| {
@@ -73,13 +73,21 @@ pub(crate) async fn download(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if artifact.media_type.starts_with("text/html") {
-        // A chart page runs its own scripts but gets an opaque origin: it cannot act on the API.
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("sandbox allow-scripts allow-downloads"),
-        );
-    }
+    // Every artifact is sandboxed (an opaque origin: it cannot act on the API). HTML pages,
+    // the charts, may run their own scripts; anything else (SVG, XML…) runs none.
+    let html = artifact
+        .media_type
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("text/html");
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(if html {
+            "sandbox allow-scripts allow-downloads"
+        } else {
+            "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'"
+        }),
+    );
     Ok(resp)
 }
 

@@ -2,7 +2,7 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, State},
+    extract::State,
     response::Response,
     routing::{get, post},
 };
@@ -12,7 +12,7 @@ use super::sessions::{create_with_fresh_id, delete_with_files, listing, session_
 use crate::{
     AppState,
     error::{ApiError, ApiResult},
-    extract::{Caller, JsonBody, QueryParams, session_id},
+    extract::{Caller, IdPath, JsonBody, QueryParams, session_id},
     listing_cache::Surface,
     views::{
         Ack, DsCreateSession, DsSession, DsSessionList, DsUpdateSession, ListSessionsParams,
@@ -115,7 +115,7 @@ pub(crate) async fn list_sessions(
 pub(crate) async fn get_session(
     State(state): State<AppState>,
     Caller(me): Caller,
-    Path(raw): Path<String>,
+    IdPath(raw): IdPath<String>,
 ) -> ApiResult<Json<DsSession>> {
     let id = session_id(&raw)?;
     let session = state.metadata.get_session(&me.tenant_id, &id).await?;
@@ -129,7 +129,7 @@ pub(crate) async fn get_session(
 pub(crate) async fn update_session(
     State(state): State<AppState>,
     Caller(me): Caller,
-    Path(raw): Path<String>,
+    IdPath(raw): IdPath<String>,
     JsonBody(body): JsonBody<DsUpdateSession>,
 ) -> ApiResult<Json<DsSession>> {
     let id = session_id(&raw)?;
@@ -158,7 +158,7 @@ pub(crate) async fn update_session(
 pub(crate) async fn delete_session(
     State(state): State<AppState>,
     Caller(me): Caller,
-    Path(raw): Path<String>,
+    IdPath(raw): IdPath<String>,
 ) -> ApiResult<Json<Ack>> {
     let id = session_id(&raw)?;
     delete_with_files(&state, &me.tenant_id, &id).await?;
@@ -176,7 +176,7 @@ pub(crate) async fn delete_session(
 pub(crate) async fn archive_session(
     State(state): State<AppState>,
     Caller(me): Caller,
-    Path(raw): Path<String>,
+    IdPath(raw): IdPath<String>,
 ) -> ApiResult<Json<DsSession>> {
     let id = session_id(&raw)?;
     let patch = SessionPatch {

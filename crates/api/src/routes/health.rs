@@ -2,7 +2,13 @@
 
 use std::time::Duration;
 
-use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
 use serde_json::{Value, json};
 
 use crate::{
@@ -35,21 +41,28 @@ pub(crate) async fn health(State(state): State<AppState>) -> Json<Health> {
 /// Readiness: every dependency answers. 503 names the failing part.
 #[utoipa::path(get, path = "/health/ready", tag = "health",
     responses((status = 200, description = "Ready"), (status = 503, description = "A dependency failed")))]
-pub(crate) async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     let (meta, art) = tokio::join!(
         tokio::time::timeout(CHECK_TIMEOUT, state.metadata.ping()),
         tokio::time::timeout(CHECK_TIMEOUT, state.artifacts.ping()),
     );
-    let check = |r: Result<quarry_core::Result<()>, tokio::time::error::Elapsed>| match r {
-        Ok(Ok(())) => json!({ "ok": true }),
-        Ok(Err(e)) => json!({ "ok": false, "error": e.to_string() }),
-        Err(_) => {
-            json!({ "ok": false, "error": format!("no answer within {}s", CHECK_TIMEOUT.as_secs()) })
-        }
-    };
-    let mut meta = check(meta);
+    // Readiness needs no auth, so the body names what failed and the log says why.
+    let check =
+        |part: &str, r: Result<quarry_core::Result<()>, tokio::time::error::Elapsed>| match r {
+            Ok(Ok(())) => json!({ "ok": true }),
+            Ok(Err(e)) => {
+                tracing::warn!(part, error = %e, "readiness check failed");
+                json!({ "ok": false, "error": "check failed; see the server log" })
+            }
+            Err(_) => {
+                tracing::warn!(part, "readiness check timed out");
+                let secs = CHECK_TIMEOUT.as_secs();
+                json!({ "ok": false, "error": format!("no answer within {secs}s") })
+            }
+        };
+    let mut meta = check("metadata_store", meta);
     meta["backend"] = json!(state.metadata.backend());
-    let checks = json!({ "metadata_store": meta, "artifact_store": check(art) });
+    let checks = json!({ "metadata_store": meta, "artifact_store": check("artifact_store", art) });
     let failing: Vec<&str> = checks
         .as_object()
         .map(|m| {
@@ -60,10 +73,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> impl IntoResponse {
         })
         .unwrap_or_default();
     if failing.is_empty() {
-        return (
-            StatusCode::OK,
-            Json(json!({ "ready": true, "checks": checks })),
-        );
+        return Json(json!({ "ready": true, "checks": checks })).into_response();
     }
     let err = ApiError::new(
         ErrorCode::ServiceUnavailable,
@@ -73,5 +83,10 @@ pub(crate) async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let mut body = err.body();
     body["ready"] = json!(false);
     body["checks"] = checks;
-    (StatusCode::SERVICE_UNAVAILABLE, Json(body))
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, HeaderValue::from_static("5"))],
+        Json(body),
+    )
+        .into_response()
 }

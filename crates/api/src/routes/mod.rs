@@ -9,7 +9,10 @@ pub(crate) mod sessions;
 
 use axum::{
     Router,
-    http::{HeaderValue, Method, request::Parts},
+    extract::{Request, State},
+    http::{HeaderValue, Method, header, request::Parts},
+    middleware::Next,
+    response::{IntoResponse, Response},
 };
 use tower_http::{
     catch_panic::CatchPanicLayer,
@@ -51,6 +54,10 @@ pub fn router(state: AppState) -> Router {
                 "method not allowed on this route; see /docs for the API",
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            refuse_foreign_callers,
+        ))
         .layer(CatchPanicLayer::custom(|_| {
             use axum::response::IntoResponse;
             ApiError::new(
@@ -85,20 +92,61 @@ fn cors_layer(extra: &[String]) -> CorsLayer {
         .allow_headers(tower_http::cors::Any)
 }
 
+/// While quarry serves without authentication on loopback, only loopback callers may use it:
+/// a `Host` that is not a loopback name is refused (DNS rebinding), and so is a state-changing
+/// request whose `Origin` is another site (cross-site requests from a browser).
+async fn refuse_foreign_callers(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if state.config.loopback_only {
+        let headers = req.headers();
+        if let Some(host) = headers.get(header::HOST)
+            && !host.to_str().is_ok_and(is_loopback_authority)
+        {
+            return ApiError::new(
+                ErrorCode::Forbidden,
+                "this server answers only to loopback names (localhost, 127.0.0.1, [::1]) while \
+                 it runs without authentication",
+            )
+            .into_response();
+        }
+        let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        if !safe
+            && let Some(origin) = headers.get(header::ORIGIN)
+            && !is_loopback_origin(origin)
+            && !state
+                .config
+                .cors_origins
+                .iter()
+                .any(|o| o.as_bytes() == origin.as_bytes())
+        {
+            return ApiError::new(ErrorCode::Forbidden, "cross-site request refused")
+                .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// `host` or `host:port` naming a loopback address.
+fn is_loopback_authority(authority: &str) -> bool {
+    let host = if authority.starts_with('[') {
+        authority.split(']').next().map(|h| format!("{h}]"))
+    } else {
+        authority.split(':').next().map(str::to_owned)
+    };
+    matches!(
+        host.map(|h| h.to_ascii_lowercase()).as_deref(),
+        Some("localhost" | "127.0.0.1" | "[::1]")
+    )
+}
+
 fn is_loopback_origin(origin: &HeaderValue) -> bool {
     let Ok(o) = origin.to_str() else { return false };
-    let Some(rest) = o
-        .strip_prefix("http://")
+    o.strip_prefix("http://")
         .or_else(|| o.strip_prefix("https://"))
-    else {
-        return false;
-    };
-    let host = if rest.starts_with('[') {
-        rest.split(']').next().map(|h| format!("{h}]"))
-    } else {
-        rest.split(':').next().map(str::to_owned)
-    };
-    matches!(host.as_deref(), Some("localhost" | "127.0.0.1" | "[::1]"))
+        .is_some_and(|rest| !rest.contains('/') && is_loopback_authority(rest))
 }
 
 #[cfg(test)]
@@ -113,6 +161,17 @@ mod tests {
             "https://[::1]:8080",
         ] {
             assert!(is_loopback_origin(&HeaderValue::from_static(ok)), "{ok}");
+        }
+        for ok in ["localhost:8000", "127.0.0.1", "[::1]:1", "LOCALHOST"] {
+            assert!(is_loopback_authority(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "127.0.0.1.evil.example:80",
+            "localhost.evil",
+            "",
+        ] {
+            assert!(!is_loopback_authority(bad), "{bad}");
         }
         for bad in [
             "https://evil.example",

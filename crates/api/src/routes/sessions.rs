@@ -1,13 +1,7 @@
 //! The `/sessions` resource oneprompt and OpenAnalyst share, and the session logic the other
 //! surfaces reuse (paging rules, names, the default session, deletion with files).
 
-use axum::{
-    Json, Router,
-    extract::{Path, State},
-    http::StatusCode,
-    response::Response,
-    routing::get,
-};
+use axum::{Json, Router, extract::State, http::StatusCode, response::Response, routing::get};
 use quarry_core::{
     MessageQuery, NewSession, Page, Session, SessionId, SessionQuery, SessionStatus, TenantId,
 };
@@ -15,7 +9,7 @@ use quarry_core::{
 use crate::{
     AppState,
     error::{ApiError, ApiResult},
-    extract::{Caller, JsonBody, QueryParams, session_id},
+    extract::{Caller, IdPath, JsonBody, QueryParams, session_id},
     listing_cache::Surface,
     views::{
         Ack, CreateSession, HistoryEntry, ListSessionsParams, SessionDetail, SessionList,
@@ -105,7 +99,7 @@ pub(crate) async fn listing(
 pub(crate) async fn get_session(
     State(state): State<AppState>,
     Caller(me): Caller,
-    Path(raw): Path<String>,
+    IdPath(raw): IdPath<String>,
 ) -> ApiResult<Json<SessionDetail>> {
     let id = session_id(&raw)?;
     let session = state.metadata.get_session(&me.tenant_id, &id).await?;
@@ -134,7 +128,7 @@ pub(crate) async fn get_session(
 pub(crate) async fn delete_session(
     State(state): State<AppState>,
     Caller(me): Caller,
-    Path(raw): Path<String>,
+    IdPath(raw): IdPath<String>,
 ) -> ApiResult<Json<Ack>> {
     let id = session_id(&raw)?;
     delete_with_files(&state, &me.tenant_id, &id).await?;

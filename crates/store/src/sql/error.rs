@@ -28,8 +28,18 @@ pub(crate) fn violation(e: &sqlx::Error) -> Option<Violation> {
 pub(crate) fn store_error(e: sqlx::Error) -> Error {
     match e {
         sqlx::Error::PoolClosed => Error::Unavailable("metadata store".into()),
+        // Overload, not a bug: callers answer 503 and clients retry.
         sqlx::Error::PoolTimedOut => {
-            Error::Store("timed out waiting for a database connection".to_owned())
+            Error::Unavailable("metadata store (connection pool busy)".into())
+        }
+        // SQLITE_BUSY, SQLITE_LOCKED and their extended codes once busy_timeout ran out.
+        sqlx::Error::Database(db)
+            if matches!(
+                db.code().as_deref(),
+                Some("5" | "6" | "261" | "262" | "517")
+            ) =>
+        {
+            Error::Unavailable("metadata store (database busy)".into())
         }
         // The database's own message names the table or constraint, never the URL.
         sqlx::Error::Database(db) => match db.code() {
@@ -69,14 +79,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn closed_pools_are_unavailable() {
+    fn closed_and_exhausted_pools_are_unavailable() {
         assert!(matches!(
             store_error(sqlx::Error::PoolClosed),
             Error::Unavailable(_)
         ));
         assert!(matches!(
             store_error(sqlx::Error::PoolTimedOut),
-            Error::Store(_)
+            Error::Unavailable(_)
         ));
     }
 }

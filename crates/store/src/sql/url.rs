@@ -66,8 +66,16 @@ impl DbUrl {
             let mut redactor = Redactor::new(url.password());
             // libpq-style `?password=…` works too.
             for (key, value) in url.query_pairs() {
-                if key == "password" {
+                if key.contains("password") {
                     redactor.add(&value);
+                }
+            }
+            // …and in its percent-encoded form, as it appears in the URL's text.
+            for pair in url.query().unwrap_or_default().split('&') {
+                if let Some((key, value)) = pair.split_once('=')
+                    && key.contains("password")
+                {
+                    redactor.add(value);
                 }
             }
             return Ok(Self {
@@ -119,9 +127,11 @@ impl DbUrl {
         })
     }
 
-    /// The URL with its password replaced, for logs.
+    /// The URL with its password replaced and its query dropped (options such as
+    /// `sslpassword` may hold secrets), for logs.
     pub(crate) fn redacted(&self) -> String {
         let mut url = self.options.database_url.clone();
+        url.set_query(None);
         if url.password().is_some() {
             // Only fails for URLs that cannot have a password, which this one has.
             let _ = url.set_password(Some("***"));
