@@ -8,7 +8,7 @@ use axum::{
 };
 use quarry_core::{NewSession, Session, SessionPatch, SessionStatus};
 
-use super::sessions::{create_with_fresh_id, delete_with_files, listing, session_name};
+use super::sessions::{create_with_fresh_id, listing, session_name};
 use crate::{
     AppState,
     error::{ApiError, ApiResult},
@@ -158,15 +158,10 @@ pub(crate) async fn update_session(
 pub(crate) async fn delete_session(
     State(state): State<AppState>,
     Caller(me): Caller,
-    IdPath(raw): IdPath<String>,
+    path: IdPath<String>,
 ) -> ApiResult<Json<Ack>> {
-    let id = session_id(&raw)?;
-    delete_with_files(&state, &me.tenant_id, &id).await?;
-    Ok(Json(Ack {
-        success: true,
-        message: "Session deleted".to_owned(),
-        session_id: id.into_string(),
-    }))
+    // The same resource and answer as OpenAnalyst's delete.
+    super::sessions::delete_session(State(state), Caller(me), path).await
 }
 
 /// Archive a session (status `archived`); it stays readable.
