@@ -20,6 +20,51 @@ enum Command {
     Serve(ServeArgs),
     /// Create or update the metadata store's schema, then exit.
     Migrate(CommonArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user. The password is read from standard input with --password-stdin.
+    Create {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// `admin` or `member`.
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// Tenant of the user.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Contact address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Create an API key for a user and print it (shown this once).
+    Create {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The user the key acts as.
+        #[arg(long)]
+        username: String,
+        /// A label for the key.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +119,52 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::logging::init(&config)?;
             crate::serve::serve(config).await
         }
+        Command::User(UserCommand::Create {
+            common,
+            username,
+            role,
+            tenant,
+            email,
+            password_stdin,
+        }) => {
+            let auth = open_auth(&common).await?;
+            let role = quarry_core::UserRole::parse(&role)
+                .ok_or_else(|| anyhow::anyhow!("--role must be admin or member"))?;
+            let tenant = quarry_core::TenantId::parse(&tenant)?;
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                Some(line.trim_end_matches(['\r', '\n']).to_owned())
+            } else {
+                None
+            };
+            let user = auth
+                .new_user(tenant, &username, password, email, role)
+                .await?;
+            auth.store().create_user(&user).await?;
+            say(&format!(
+                "created {} user {} ({}) in tenant {}",
+                user.role.as_str(),
+                user.username,
+                user.id,
+                user.tenant_id
+            ))
+        }
+        Command::Key(KeyCommand::Create {
+            common,
+            username,
+            name,
+        }) => {
+            let auth = open_auth(&common).await?;
+            let name_lower = username.trim().to_lowercase();
+            let user = auth
+                .store()
+                .find_user_by_username(&name_lower)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no user named {username}"))?;
+            let issued = auth.create_api_key(&user, &name).await?;
+            say(&issued.secret)
+        }
         Command::Migrate(args) => {
             let config = Config::load(args.config.as_deref(), args.overrides())?;
             crate::logging::init(&config)?;
@@ -83,4 +174,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Opens the auth store of the configured data dir (a running server may share it).
+async fn open_auth(common: &CommonArgs) -> anyhow::Result<quarry_auth::Authenticator> {
+    let config = Config::load(common.config.as_deref(), common.overrides())?;
+    std::fs::create_dir_all(&config.data_dir)?;
+    let stores = quarry_store::connect_stores(
+        &config.metadata_url()?,
+        quarry_store::MetadataOptions::default(),
+    )
+    .await?;
+    crate::secrets::authenticator(&config, stores.auth)
+}
+
+/// Writes one line of command output to stdout.
+fn say(line: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    writeln!(std::io::stdout().lock(), "{line}")?;
+    Ok(())
 }

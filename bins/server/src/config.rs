@@ -21,8 +21,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// Every setting of the server.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Every setting of the server. `Debug` hides the secrets.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address to bind.
@@ -45,6 +45,37 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Serve on a non-loopback address although no authentication is configured.
     pub allow_insecure_bind: bool,
+    /// Require credentials on every route but health, docs and login.
+    pub auth_required: bool,
+    /// HS256 key for access tokens (32+ bytes); generated into the data dir when unset.
+    pub jwt_secret: Option<String>,
+    /// Requests per minute for members.
+    pub rate_limit_user: u32,
+    /// Requests per minute for admins.
+    pub rate_limit_admin: u32,
+    /// Requests per minute per address without credentials (login, setup, token).
+    pub rate_limit_anonymous: u32,
+    /// DSAgent's shared key (`DSAGENT_API_KEY`); setting it requires credentials.
+    pub dsagent_api_key: Option<String>,
+    /// DSAgent's `DSAGENT_REQUIRE_API_KEY`: refuse to start without `DSAGENT_API_KEY`.
+    pub dsagent_require_api_key: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |o: &Option<String>| o.as_ref().map(|_| "***");
+        f.debug_struct("Config")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &hidden(&self.database_url))
+            .field("log_format", &self.log_format)
+            .field("log_level", &self.log_level)
+            .field("auth_required", &self.auth_required)
+            .field("jwt_secret", &hidden(&self.jwt_secret))
+            .field("dsagent_api_key", &hidden(&self.dsagent_api_key))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Config {
@@ -60,6 +91,13 @@ impl Default for Config {
             shutdown_grace_seconds: 10,
             cors_origins: Vec::new(),
             allow_insecure_bind: false,
+            auth_required: false,
+            jwt_secret: None,
+            rate_limit_user: 100,
+            rate_limit_admin: 1000,
+            rate_limit_anonymous: 60,
+            dsagent_api_key: None,
+            dsagent_require_api_key: false,
         }
     }
 }
@@ -85,7 +123,7 @@ pub struct Overrides {
 }
 
 /// Keys the `QUARRY_*` environment may set (others, like `QUARRY_TEST_*`, are not settings).
-const ENV_KEYS: [&str; 10] = [
+const ENV_KEYS: [&str; 15] = [
     "host",
     "port",
     "data_dir",
@@ -96,6 +134,11 @@ const ENV_KEYS: [&str; 10] = [
     "shutdown_grace_seconds",
     "cors_origins",
     "allow_insecure_bind",
+    "auth_required",
+    "jwt_secret",
+    "rate_limit_user",
+    "rate_limit_admin",
+    "rate_limit_anonymous",
 ];
 
 impl Config {
@@ -124,7 +167,11 @@ impl Config {
             None => {}
         }
         Ok(fig
-            .merge(Env::raw().only(&["DATABASE_URL"]).lowercase(true))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL", "DSAGENT_API_KEY", "DSAGENT_REQUIRE_API_KEY"])
+                    .lowercase(true),
+            )
             .merge(Env::prefixed("QUARRY_").only(&ENV_KEYS))
             .merge(Serialized::defaults(overrides)))
     }
@@ -149,6 +196,20 @@ impl Config {
             );
         }
         anyhow::ensure!(self.max_body_bytes > 0, "max_body_bytes must be positive");
+        if self
+            .dsagent_api_key
+            .as_deref()
+            .is_some_and(|k| k.trim().is_empty())
+        {
+            self.dsagent_api_key = None;
+        }
+        anyhow::ensure!(
+            !self.dsagent_require_api_key || self.dsagent_api_key.is_some(),
+            "DSAGENT_REQUIRE_API_KEY is set but DSAGENT_API_KEY is not: set the key"
+        );
+        if self.jwt_secret.as_deref().is_some_and(|s| s.len() < 32) {
+            anyhow::bail!("jwt_secret must be at least 32 bytes");
+        }
         Ok(self)
     }
 
@@ -162,6 +223,12 @@ impl Config {
             .to_str()
             .context("the data directory path is not valid UTF-8")?;
         Ok(format!("sqlite://{path}"))
+    }
+
+    /// Whether every route but health, docs and login needs credentials: asked for, or
+    /// implied by DSAgent's shared key.
+    pub fn auth_enforced(&self) -> bool {
+        self.auth_required || self.dsagent_api_key.is_some()
     }
 
     /// `sqlite` or `postgres`, for logs (the URL itself may hold a password).
@@ -231,6 +298,22 @@ mod tests {
             assert!(c.data_dir.ends_with("quarry-data"));
             assert!(!c.data_dir.to_string_lossy().contains("/./"), "{c:?}");
             assert!(c.metadata_url().unwrap().ends_with("quarry-data/quarry.db"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn dsagent_key_enforces_auth_and_debug_hides_secrets() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DSAGENT_API_KEY", "my-secret-key");
+            jail.set_env("QUARRY_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+            let c = Config::load(None, Overrides::default()).map_err(|e| e.to_string())?;
+            assert!(c.auth_enforced());
+            let shown = format!("{c:?}");
+            assert!(!shown.contains("my-secret-key") && !shown.contains("0123456789abcdef"));
+            jail.set_env("DSAGENT_API_KEY", "");
+            jail.set_env("DSAGENT_REQUIRE_API_KEY", "true");
+            assert!(Config::load(None, Overrides::default()).is_err());
             Ok(())
         });
     }

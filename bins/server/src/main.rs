@@ -5,6 +5,7 @@
 mod cli;
 mod config;
 mod logging;
+mod secrets;
 mod serve;
 
 use clap::Parser;

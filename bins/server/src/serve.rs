@@ -3,7 +3,7 @@
 use std::{fs::File, net::IpAddr, path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use quarry_api::{ApiConfig, AppState};
+use quarry_api::{ApiConfig, AppState, RateLimits};
 use quarry_store::{FsArtifactStore, MetadataOptions};
 use tokio::net::TcpListener;
 
@@ -24,7 +24,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     // Only the embedded store in the locked data directory is known to have no other writer.
     let embedded = config.database_url.is_none();
-    let metadata = quarry_store::connect_metadata(
+    let stores = quarry_store::connect_stores(
         &config.metadata_url()?,
         MetadataOptions {
             // One process owns a data directory (the lock above), so its reads may be cached.
@@ -34,6 +34,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     )
     .await
     .context("cannot open the metadata store")?;
+    let metadata = stores.metadata.clone();
+    let authenticator = crate::secrets::authenticator(&config, stores.auth)?;
     let artifacts = FsArtifactStore::open(config.data_dir.join("artifacts"))
         .await
         .context("cannot open the artifact store")?;
@@ -41,8 +43,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let mut api_config = ApiConfig::for_data_dir(&config.data_dir);
     api_config.max_body_bytes = config.max_body_bytes;
     api_config.cors_origins = config.cors_origins.clone();
-    api_config.loopback_only = !config.allow_insecure_bind;
-    let state = AppState::new(metadata.clone(), Arc::new(artifacts), api_config);
+    api_config.auth_required = config.auth_enforced();
+    // Host and Origin checks protect a server that trusts every caller as the owner.
+    api_config.loopback_only = !config.auth_enforced() && !config.allow_insecure_bind;
+    api_config.rate_limits = RateLimits {
+        user: config.rate_limit_user,
+        admin: config.rate_limit_admin,
+        anonymous: config.rate_limit_anonymous,
+    };
+    let state =
+        AppState::new(metadata.clone(), Arc::new(artifacts), api_config).with_auth(authenticator);
     let app = quarry_api::router(state);
 
     let addr = format!("{}:{}", config.host, config.port);
@@ -55,17 +65,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         data_dir = %config.data_dir.display(),
         metadata = config.metadata_backend(),
         version = env!("CARGO_PKG_VERSION"),
+        auth = if config.auth_enforced() { "required" } else { "owner mode (loopback, no credentials needed)" },
         "quarry listening on http://{local} (API docs at http://{local}/docs)"
     );
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server = tokio::spawn(async move {
         let mut stop_rx = stop_rx;
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.wait_for(|stop| *stop).await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        })
+        .await
     });
 
     tokio::select! {
@@ -112,7 +126,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 /// How long closing the metadata store may take after the drain.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Without authentication (not configurable yet) only loopback addresses are safe to bind.
+/// Without authentication only loopback addresses are safe to bind.
 fn refuse_unprotected_bind(config: &Config) -> anyhow::Result<()> {
     let loopback = config.host == "localhost"
         || config
@@ -120,10 +134,12 @@ fn refuse_unprotected_bind(config: &Config) -> anyhow::Result<()> {
             .parse::<IpAddr>()
             .is_ok_and(|ip| ip.is_loopback());
     anyhow::ensure!(
-        loopback || config.allow_insecure_bind,
+        loopback || config.auth_enforced() || config.allow_insecure_bind,
         "refusing to listen on {} without authentication: anyone who can reach it could read \
-         and delete every session. Bind 127.0.0.1 (the default), or put quarry behind an \
-         authenticating proxy and set allow_insecure_bind = true (QUARRY_ALLOW_INSECURE_BIND=true).",
+         and delete every session. Bind 127.0.0.1 (the default), or turn authentication on \
+         (auth_required = true / QUARRY_AUTH_REQUIRED=true, or DSAGENT_API_KEY), or put quarry \
+         behind an authenticating proxy and set allow_insecure_bind = true \
+         (QUARRY_ALLOW_INSECURE_BIND=true).",
         config.host
     );
     Ok(())

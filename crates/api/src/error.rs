@@ -20,7 +20,9 @@ pub enum ErrorCode {
     InvalidId,
     /// Well-formed input with wrong types or values.
     ValidationError,
-    /// The request comes from somewhere it may not (foreign `Host` or `Origin`).
+    /// No credentials, or credentials that do not authenticate.
+    Unauthorized,
+    /// The request comes from somewhere it may not, or the principal may not do this.
     Forbidden,
     /// Unknown object, or another tenant's.
     NotFound,
@@ -30,6 +32,8 @@ pub enum ErrorCode {
     Conflict,
     /// Body larger than the configured limit.
     PayloadTooLarge,
+    /// Over the request budget.
+    RateLimited,
     /// Body is not JSON where JSON is required.
     UnsupportedMediaType,
     /// A dependency (store, kernel, provider) is not available.
@@ -46,11 +50,13 @@ impl ErrorCode {
             Self::InvalidJson => "INVALID_JSON",
             Self::InvalidId => "INVALID_ID",
             Self::ValidationError => "VALIDATION_ERROR",
+            Self::Unauthorized => "UNAUTHORIZED",
             Self::Forbidden => "FORBIDDEN",
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Conflict => "CONFLICT",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::RateLimited => "RATE_LIMITED",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::InternalError => "INTERNAL_ERROR",
@@ -62,11 +68,13 @@ impl ErrorCode {
         match self {
             Self::BadRequest | Self::InvalidJson | Self::InvalidId => StatusCode::BAD_REQUEST,
             Self::ValidationError => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -152,13 +160,49 @@ impl From<quarry_core::Error> for ApiError {
     }
 }
 
+impl From<quarry_auth::AuthError> for ApiError {
+    fn from(e: quarry_auth::AuthError) -> Self {
+        use quarry_auth::AuthError as A;
+        match e {
+            A::Missing | A::Invalid | A::BadLogin | A::TokenReuse => {
+                Self::new(ErrorCode::Unauthorized, e.to_string())
+            }
+            A::Forbidden(m) => Self::new(ErrorCode::Forbidden, m),
+            A::AlreadySetUp => Self::new(ErrorCode::Conflict, e.to_string()),
+            A::OAuth { code, description } => Self::new(ErrorCode::BadRequest, description)
+                .with_details(json!({ "oauth_error": code })),
+            A::Store(inner) => inner.into(),
+            other => {
+                tracing::error!(error = %other, "authentication failed unexpectedly");
+                Self::new(
+                    ErrorCode::InternalError,
+                    "internal error; see the server log",
+                )
+            }
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.code.status();
         let mut resp = (status, Json(self.body())).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        let headers = resp.headers_mut();
+        match status {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            // The rest of an oversized body is never read: the connection cannot be reused.
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            StatusCode::UNAUTHORIZED => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"quarry\""),
+                );
+            }
+            _ => {}
         }
         resp
     }
@@ -178,8 +222,10 @@ mod tests {
             ErrorCode::InvalidJson,
             ErrorCode::InvalidId,
             ErrorCode::ValidationError,
+            ErrorCode::Unauthorized,
             ErrorCode::Forbidden,
             ErrorCode::NotFound,
+            ErrorCode::RateLimited,
             ErrorCode::MethodNotAllowed,
             ErrorCode::Conflict,
             ErrorCode::PayloadTooLarge,

@@ -4,7 +4,7 @@ use axum::{
     extract::{FromRequest, FromRequestParts, Query, Request},
     http::{header, request::Parts},
 };
-use quarry_core::{Principal, SessionId, TenantId};
+use quarry_core::{Principal, SessionId};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -113,32 +113,24 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
     }
 }
 
-/// The principal a request acts as. Without auth every request is the owner; the
-/// `X-Tenant-ID` header selects the tenant, as in OpenAnalyst's single-tenant mode.
+/// The principal a request acts as, as the authentication middleware
+/// ([`crate::authn`]) resolved it, with the tenant `X-Tenant-ID` selected where allowed.
 #[derive(Debug)]
 pub struct Caller(pub Principal);
 
-/// Header that selects a tenant in owner mode.
+/// Header that selects a tenant (owner mode, or principals that act for tenants).
 pub const TENANT_HEADER: &str = "x-tenant-id";
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let tenant = match parts.headers.get(TENANT_HEADER) {
-            None => TenantId::owner(),
-            Some(v) => v
-                .to_str()
-                .ok()
-                .and_then(|s| TenantId::parse(s.trim()).ok())
-                .ok_or_else(|| {
-                    ApiError::new(
-                        ErrorCode::InvalidId,
-                        "invalid X-Tenant-ID: must match [a-zA-Z0-9_-]{1,128}",
-                    )
-                })?,
-        };
-        Ok(Caller(Principal::owner(tenant)))
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Caller)
+            .ok_or_else(|| ApiError::from(quarry_auth::AuthError::Missing))
     }
 }
 

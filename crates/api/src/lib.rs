@@ -5,6 +5,7 @@
 //! only one that knows HTTP and the JSON wire names; errors become HTTP in exactly one table
 //! ([`error::ErrorCode`]). It must never talk to a database driver directly.
 
+pub mod authn;
 pub mod error;
 mod extract;
 mod listing_cache;
@@ -16,4 +17,4 @@ mod views;
 pub use error::{ApiError, ErrorCode};
 pub use openapi::openapi;
 pub use routes::router;
-pub use state::{ApiConfig, AppState};
+pub use state::{ApiConfig, AppState, RateLimits};

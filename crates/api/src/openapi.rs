@@ -3,6 +3,7 @@
 use utoipa::OpenApi;
 
 use crate::routes::*;
+use crate::routes::{auth, oauth};
 use crate::views;
 
 #[derive(OpenApi)]
@@ -19,17 +20,28 @@ use crate::views;
         ds_create_session, ds_list_sessions, ds_get_session, update_session, ds_delete_session,
         archive_session,
         download,
+        auth::setup, auth::login, auth::refresh, auth::logout, auth::me,
+        auth::create_key, auth::list_keys, auth::revoke_key,
+        auth::list_users, auth::create_user, auth::get_user, auth::update_user, auth::delete_user,
+        oauth::token, oauth::authorize, oauth::create_client, oauth::list_clients,
+        oauth::delete_client,
     ),
     components(schemas(
         views::Health, views::SessionView, views::SessionList, views::SessionDetail,
         views::HistoryEntry, views::CreateSession, views::DsSession, views::DsSessionList,
         views::DsCreateSession, views::DsUpdateSession, views::Ack,
+        auth::UserView, auth::TokenView, auth::LoginView, auth::NewUserBody, auth::LoginBody,
+        auth::RefreshBody, auth::KeyView, auth::NewKeyBody, auth::UpdateUserBody,
+        oauth::TokenRequest, oauth::NewClientBody, oauth::ClientView,
     )),
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "sessions", description = "oneprompt and OpenAnalyst sessions"),
         (name = "dsagent", description = "DSAgent sessions"),
         (name = "artifacts", description = "Files produced by runs"),
+        (name = "auth", description = "Setup, login, tokens and API keys"),
+        (name = "users", description = "User management"),
+        (name = "oauth", description = "OAuth2 for machine clients"),
     )
 )]
 struct ApiDoc;

@@ -10,6 +10,8 @@ use quarry_core::{
     ArtifactStore, DEFAULT_SESSION_ID, MetadataStore, NewSession, Session, SessionId, TenantId,
 };
 
+use quarry_auth::{Authenticator, RateLimiter};
+
 use crate::{error::ApiResult, extract::session_id, listing_cache::ListingCache};
 
 /// Settings the HTTP layer needs (the server binary builds them from its configuration).
@@ -21,6 +23,11 @@ pub struct ApiConfig {
     pub workspace_root: PathBuf,
     /// Origins allowed by CORS besides loopback ones.
     pub cors_origins: Vec<String>,
+    /// Every route but health, docs and login needs credentials. Off: requests without
+    /// credentials act as the owner (single-tenant, loopback).
+    pub auth_required: bool,
+    /// Requests per minute by kind of principal.
+    pub rate_limits: RateLimits,
     /// Answer only requests addressed to a loopback name, and refuse cross-site writes: the
     /// protection of a server without authentication. Off when an operator deliberately
     /// serves on another address (behind an authenticating proxy).
@@ -34,7 +41,30 @@ impl ApiConfig {
             max_body_bytes: 2 * 1024 * 1024,
             workspace_root: data_dir.join("workspaces"),
             cors_origins: Vec::new(),
+            auth_required: false,
+            rate_limits: RateLimits::default(),
             loopback_only: true,
+        }
+    }
+}
+
+/// Requests per minute for each kind of principal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Members (and their keys).
+    pub user: u32,
+    /// Admins and the owner's shared key.
+    pub admin: u32,
+    /// Requests without credentials, per client address (login, setup, refresh, token).
+    pub anonymous: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            user: 100,
+            admin: 1000,
+            anonymous: 60,
         }
     }
 }
@@ -52,6 +82,10 @@ pub struct AppState {
     pub started: Instant,
     /// Rendered session listings (see [`crate::listing_cache`]).
     pub(crate) listings: Arc<ListingCache>,
+    /// Checks credentials; `None` when no auth store is configured (owner only).
+    pub auth: Option<Arc<Authenticator>>,
+    /// Request budgets.
+    pub(crate) limiter: Arc<RateLimiter>,
 }
 
 impl AppState {
@@ -67,7 +101,15 @@ impl AppState {
             config: Arc::new(config),
             started: Instant::now(),
             listings: Arc::default(),
+            auth: None,
+            limiter: Arc::default(),
         }
+    }
+
+    /// The same state, checking credentials with `auth`.
+    pub fn with_auth(mut self, auth: Authenticator) -> Self {
+        self.auth = Some(Arc::new(auth));
+        self
     }
 
     /// The workspace directory of a session (created on first use by the kernel and files).

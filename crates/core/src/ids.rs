@@ -109,6 +109,43 @@ id_type!(
     "tenant id"
 );
 
+id_type!(
+    /// A user account.
+    UserId,
+    "user id"
+);
+id_type!(
+    /// An API key (the id, never the secret).
+    ApiKeyId,
+    "API key id"
+);
+id_type!(
+    /// An OAuth2 client registered by an admin.
+    ClientId,
+    "client id"
+);
+
+impl UserId {
+    /// A new id, `usr_` and 16 hex digits.
+    pub fn generate() -> Self {
+        Self(format!("usr_{}", random_hex(8)))
+    }
+}
+
+impl ApiKeyId {
+    /// A new id, `key_` and 16 hex digits.
+    pub fn generate() -> Self {
+        Self(format!("key_{}", random_hex(8)))
+    }
+}
+
+impl ClientId {
+    /// A new id, `cli_` and 16 hex digits.
+    pub fn generate() -> Self {
+        Self(format!("cli_{}", random_hex(8)))
+    }
+}
+
 impl SessionId {
     /// A new id in DSAgent's form, `YYYYMMDD_HHMMSS_xxxxxx`, which sorts by creation time.
     pub fn generate() -> Self {

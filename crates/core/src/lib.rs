@@ -8,6 +8,7 @@
 //! This crate must never depend on an HTTP framework, a database driver or an async runtime.
 
 mod artifact;
+mod auth;
 mod error;
 mod event;
 mod ids;
@@ -20,9 +21,12 @@ mod session;
 pub mod time;
 
 pub use artifact::{Artifact, ArtifactKind, NewArtifact, sanitize_file_name};
+pub use auth::{
+    ApiKey, AuthCode, AuthStore, OAuthClient, RefreshToken, Rotation, User, UserPatch, UserRole,
+};
 pub use error::{Error, Result};
 pub use event::{Event, EventRecord, Usage};
-pub use ids::{ArtifactId, MessageId, RunId, SessionId, TenantId};
+pub use ids::{ApiKeyId, ArtifactId, ClientId, MessageId, RunId, SessionId, TenantId, UserId};
 pub use message::{ExecutionResult, Image, Message, MessageQuery, Role, Turn};
 pub use plan::{Plan, PlanStep};
 pub use ports::{

@@ -25,6 +25,8 @@ pub struct Principal {
     pub user_id: Option<String>,
     /// Its role.
     pub role: PrincipalRole,
+    /// May act for another tenant through `X-Tenant-ID`.
+    pub acts_for_tenants: bool,
 }
 
 impl Principal {
@@ -34,6 +36,12 @@ impl Principal {
             tenant_id,
             user_id: Some("owner".to_owned()),
             role: PrincipalRole::Owner,
+            acts_for_tenants: true,
         }
+    }
+
+    /// True for the owner and admins.
+    pub fn is_admin(&self) -> bool {
+        matches!(self.role, PrincipalRole::Owner | PrincipalRole::Admin)
     }
 }

@@ -2,9 +2,11 @@
 //! and layers every route shares.
 
 mod artifacts;
+pub(crate) mod auth;
 mod docs;
 mod dsagent;
 mod health;
+pub(crate) mod oauth;
 pub(crate) mod sessions;
 
 use axum::{
@@ -44,6 +46,8 @@ pub fn router(state: AppState) -> Router {
         .merge(sessions::router())
         .merge(dsagent::router())
         .merge(artifacts::router())
+        .merge(auth::router())
+        .merge(oauth::router())
         .merge(docs::router())
         .fallback(|| async {
             ApiError::new(ErrorCode::NotFound, "no such route; see /docs for the API")
@@ -54,6 +58,10 @@ pub fn router(state: AppState) -> Router {
                 "method not allowed on this route; see /docs for the API",
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::authn::authenticate,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             refuse_foreign_callers,

@@ -1,10 +1,12 @@
-//! The SQL [`MetadataStore`]: one set of queries for SQLite and PostgreSQL, through sqlx's
-//! `Any` driver (runtime queries only, so building never needs a database).
+//! The SQL [`MetadataStore`] and [`AuthStore`]: one set of queries for SQLite and PostgreSQL,
+//! through sqlx's `Any` driver (runtime queries only, so building never needs a database).
 //!
 //! Queries use `$n` placeholders, which both SQLite and PostgreSQL accept, and store
-//! timestamps as fixed-width sortable text. Every query names the tenant.
+//! timestamps as fixed-width sortable text. Every query names the tenant, except the auth
+//! lookups the port defines as global (by secret hash, username, client or key id).
 
 mod artifacts;
+mod auth;
 mod connect;
 mod error;
 mod events;
@@ -18,9 +20,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use quarry_core::{
-    Artifact, ArtifactFilter, ArtifactId, Event, EventRecord, Message, MessageQuery, MetadataStore,
-    NewSession, Page, Result, Run, RunId, RunStatus, Session, SessionId, SessionPatch,
-    SessionQuery, TenantId,
+    Artifact, ArtifactFilter, ArtifactId, AuthStore, Event, EventRecord, Message, MessageQuery,
+    MetadataStore, NewSession, Page, Result, Run, RunId, RunStatus, Session, SessionId,
+    SessionPatch, SessionQuery, TenantId,
 };
 use sqlx::{Any, AnyPool, Transaction};
 
@@ -28,25 +30,44 @@ use self::error::store_error;
 use self::url::{Backend, DbUrl};
 use crate::{CachedMetadataStore, MetadataOptions};
 
-/// Opens the metadata store at `url` (`sqlite://PATH`, created when missing, or
-/// `postgres://…`), migrating its schema, and wraps it in a [`CachedMetadataStore`] when
-/// `options.session_cache` asks for it. Errors never carry the URL's password.
+/// The stores one database holds, sharing one connection pool. Closing either closes the
+/// pool for both.
+#[derive(Clone, Debug)]
+pub struct Stores {
+    /// Sessions, runs, artifacts, messages and events; behind a [`CachedMetadataStore`] when
+    /// [`MetadataOptions::session_cache`] asks for it.
+    pub metadata: Arc<dyn MetadataStore>,
+    /// Users and credentials (never cached).
+    pub auth: Arc<dyn AuthStore>,
+}
+
+/// Opens the stores at `url` (`sqlite://PATH`, created when missing, or `postgres://…`),
+/// migrating the schema, over one pool. The metadata store is wrapped in a
+/// [`CachedMetadataStore`] when `options.session_cache` asks for it. Errors never carry the
+/// URL's password.
 ///
 /// Calls sqlx's `install_default_drivers` (idempotent); a program embedding this crate must
 /// not install a different `Any` driver set with `sqlx::any::install_drivers`.
-pub async fn connect_metadata(
-    url: &str,
-    options: MetadataOptions,
-) -> Result<Arc<dyn MetadataStore>> {
-    let store: Arc<dyn MetadataStore> = Arc::new(SqlMetadataStore::connect(url, &options).await?);
-    Ok(if options.session_cache {
+pub async fn connect_stores(url: &str, options: MetadataOptions) -> Result<Stores> {
+    let store = Arc::new(SqlMetadataStore::connect(url, &options).await?);
+    let auth: Arc<dyn AuthStore> = store.clone();
+    let metadata: Arc<dyn MetadataStore> = if options.session_cache {
         Arc::new(CachedMetadataStore::new(
             store,
             options.session_cache_tenants,
         ))
     } else {
         store
-    })
+    };
+    Ok(Stores { metadata, auth })
+}
+
+/// Opens the metadata store at `url`; [`connect_stores`] without the auth store.
+pub async fn connect_metadata(
+    url: &str,
+    options: MetadataOptions,
+) -> Result<Arc<dyn MetadataStore>> {
+    Ok(connect_stores(url, options).await?.metadata)
 }
 
 /// Brings the schema of the store at `url` up to date, then disconnects (`quarry migrate`).
@@ -73,7 +94,7 @@ impl Db {
     }
 }
 
-/// The [`MetadataStore`] on SQLite or PostgreSQL.
+/// The [`MetadataStore`] and [`AuthStore`] on SQLite or PostgreSQL.
 pub struct SqlMetadataStore {
     db: Db,
 }

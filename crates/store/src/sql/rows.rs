@@ -30,11 +30,13 @@ pub(crate) const MESSAGE_COLUMNS: &str =
 /// Columns of an event.
 pub(crate) const EVENT_COLUMNS: &str = "session_id, seq, run_id, at, event";
 
-fn text(row: &AnyRow, col: &str) -> Result<String> {
+/// A text column.
+pub(crate) fn text(row: &AnyRow, col: &str) -> Result<String> {
     row.try_get::<String, _>(col).map_err(store_error)
 }
 
-fn opt_text(row: &AnyRow, col: &str) -> Result<Option<String>> {
+/// A nullable text column.
+pub(crate) fn opt_text(row: &AnyRow, col: &str) -> Result<Option<String>> {
     row.try_get::<Option<String>, _>(col).map_err(store_error)
 }
 
@@ -43,12 +45,26 @@ fn count(row: &AnyRow, col: &str) -> Result<u64> {
     u64::try_from(v).map_err(|_| corrupt(col, &v.to_string()))
 }
 
-fn timestamp(row: &AnyRow, col: &str) -> Result<DateTime<Utc>> {
+/// A stored timestamp column.
+pub(crate) fn timestamp(row: &AnyRow, col: &str) -> Result<DateTime<Utc>> {
     let s = text(row, col)?;
     time::parse(&s).ok_or_else(|| corrupt(col, &s))
 }
 
-fn parsed<T>(row: &AnyRow, col: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T> {
+/// A nullable stored timestamp.
+pub(crate) fn opt_timestamp(row: &AnyRow, col: &str) -> Result<Option<DateTime<Utc>>> {
+    match opt_text(row, col)? {
+        Some(s) => time::parse(&s).map(Some).ok_or_else(|| corrupt(col, &s)),
+        None => Ok(None),
+    }
+}
+
+/// A text column that must parse.
+pub(crate) fn parsed<T>(
+    row: &AnyRow,
+    col: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T> {
     let s = text(row, col)?;
     parse(&s).ok_or_else(|| corrupt(col, &s))
 }
@@ -86,10 +102,7 @@ pub(crate) fn session(row: &AnyRow) -> Result<Session> {
 
 /// Decodes a row of [`RUN_COLUMNS`].
 pub(crate) fn run(row: &AnyRow) -> Result<Run> {
-    let finished_at = match opt_text(row, "finished_at")? {
-        Some(s) => Some(time::parse(&s).ok_or_else(|| corrupt("finished_at", &s))?),
-        None => None,
-    };
+    let finished_at = opt_timestamp(row, "finished_at")?;
     Ok(Run {
         id: parsed(row, "id", |s| RunId::parse(s).ok())?,
         tenant_id: parsed(row, "tenant_id", |s| TenantId::parse(s).ok())?,

@@ -1,12 +1,12 @@
-//! Where the metadata suite runs: SQLite in a temp dir (plain and behind the session cache)
-//! and a throwaway PostgreSQL database.
+//! Where the suites run: SQLite in a temp dir (the metadata suite also behind the session
+//! cache) and a throwaway PostgreSQL database.
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use quarry_core::MetadataStore;
-use quarry_store::{MetadataOptions, connect_metadata};
+use quarry_store::{MetadataOptions, Stores, connect_metadata, connect_stores};
 use sqlx::Connection;
 
 use crate::metadata::run_suite;
@@ -28,6 +28,13 @@ impl Harness {
     /// A fresh connection (pool) to the backend's database.
     pub async fn open(&self) -> Arc<dyn MetadataStore> {
         connect_metadata(&self.url, self.options.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{}: connect: {e}", self.name))
+    }
+
+    /// Fresh metadata and auth stores over one pool to the backend's database.
+    pub async fn stores(&self) -> Stores {
+        connect_stores(&self.url, self.options.clone())
             .await
             .unwrap_or_else(|e| panic!("{}: connect: {e}", self.name))
     }
@@ -83,6 +90,77 @@ async fn metadata_suite_on_postgres() {
     // reaches this line.
     db.drop_database().await;
     assert_passed(h.name, failures);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_suite_on_sqlite() {
+    // A database of its own: the suite's first case needs it empty.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/auth.db", dir.path().display());
+    let h = Harness::new("sqlite", url, MetadataOptions::default());
+    assert_passed(h.name, crate::auth::run_suite(h.clone()).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_suite_on_postgres() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let h = Harness::new("postgres", db.url.clone(), MetadataOptions::default());
+    let failures = crate::auth::run_suite(h.clone()).await;
+    db.drop_database().await;
+    assert_passed(h.name, failures);
+}
+
+/// `connect_stores` opens one pool for both stores, caching only the metadata store.
+#[tokio::test]
+async fn stores_share_one_pool_and_only_metadata_is_cached() {
+    use quarry_core::{NewSession, TenantId, UserRole, time};
+
+    let options = MetadataOptions {
+        session_cache: true,
+        ..MetadataOptions::default()
+    };
+    let stores = connect_stores("sqlite::memory:", options).await.unwrap();
+    let debug = format!("{:?} {:?}", stores.metadata, stores.auth);
+    assert!(debug.contains("CachedMetadataStore"), "{debug}");
+    let t = TenantId::owner();
+    let s = stores
+        .metadata
+        .create_session(NewSession::named(t.clone(), "s"))
+        .await
+        .unwrap();
+    let now = time::now();
+    let admin = quarry_core::User {
+        id: quarry_core::UserId::generate(),
+        tenant_id: t.clone(),
+        username: "Admin".into(),
+        email: None,
+        role: UserRole::Admin,
+        can_act_for_tenants: true,
+        password_hash: None,
+        disabled: false,
+        created_at: now,
+        updated_at: now,
+    };
+    assert!(stores.auth.create_first_user(&admin).await.unwrap());
+    assert_eq!(stores.metadata.get_session(&t, &s.id).await.unwrap(), s);
+    assert_eq!(
+        stores
+            .auth
+            .find_user_by_username("ADMIN")
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(admin.id.clone())
+    );
+    // One pool: closing the metadata store closes it for the auth store too.
+    stores.metadata.close().await;
+    let closed = stores.auth.get_user(&t, &admin.id).await;
+    assert!(
+        matches!(closed, Err(quarry_core::Error::Unavailable(_))),
+        "{closed:?}"
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,60 @@
+//! The server's own secrets: the JWT signing key, from configuration or generated once into
+//! `<data dir>/secrets/jwt.key` (mode 0600), and the authenticator built on it.
+
+use std::{path::Path, sync::Arc};
+
+use anyhow::Context;
+use quarry_auth::{AuthConfig, Authenticator, JwtKeys};
+use quarry_core::AuthStore;
+
+use crate::config::Config;
+
+/// The JWT signing secret: configured, or read from (or first written to) the data dir.
+pub fn jwt_secret(config: &Config) -> anyhow::Result<String> {
+    if let Some(s) = &config.jwt_secret {
+        return Ok(s.clone());
+    }
+    let dir = config.data_dir.join("secrets");
+    let path = dir.join("jwt.key");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().to_owned()),
+        Ok(_) => anyhow::bail!("{} is too short (32+ bytes needed)", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let secret = quarry_auth::secret::random_token("");
+    write_private(&path, &secret)?;
+    tracing::info!(path = %path.display(), "generated the JWT signing key");
+    Ok(secret)
+}
+
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(content.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// The authenticator for `config` over `store`.
+pub fn authenticator(config: &Config, store: Arc<dyn AuthStore>) -> anyhow::Result<Authenticator> {
+    let keys = JwtKeys::new(jwt_secret(config)?.as_bytes(), "quarry")?;
+    Ok(Authenticator::new(
+        store,
+        keys,
+        AuthConfig {
+            static_api_key: config.dsagent_api_key.clone(),
+            ..AuthConfig::default()
+        },
+    ))
+}
