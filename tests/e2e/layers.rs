@@ -51,6 +51,10 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         &["axum", "hyper", "tokio", "sqlx", "reqwest", "tower"],
     ),
     ("quarry-store", &["axum", "hyper", "reqwest", "tower"]),
+    (
+        "quarry-auth",
+        &["axum", "hyper", "sqlx", "reqwest", "tower"],
+    ),
     ("quarry-api", &["sqlx"]),
 ];
 
