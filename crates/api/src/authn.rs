@@ -6,7 +6,10 @@
 //! `X-TenantID` switches tenant only for principals that act for tenants. Every response of
 //! a counted request carries `X-RateLimit-Limit`, `-Remaining` and `-Reset`.
 
-use std::net::SocketAddr;
+use std::{
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+};
 
 use axum::{
     extract::{ConnectInfo, Request, State},
@@ -76,7 +79,9 @@ pub(crate) async fn authenticate(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let ip = client_ip(&req);
+    if let Some(refusal) = crate::routes::refuse_foreign_caller(&state, &req) {
+        return refusal;
+    }
     let limits = state.config.rate_limits;
     let path = req.uri().path();
     if OPEN.contains(&path) {
@@ -84,14 +89,16 @@ pub(crate) async fn authenticate(
     }
     // Routes that hand out credentials are budgeted per address (login brute force).
     if PUBLIC.contains(&path) {
-        let decision = state.limiter.check(&format!("ip:{ip}"), limits.anonymous);
+        let key = format!("ip:{}", client_ip(&req));
+        let decision = state.limiter.check(&key, limits.anonymous);
         return finish(decision, next, req).await;
     }
     let principal = match resolve(&state, req.headers()).await {
         Ok(p) => p,
         Err(e) => {
             // Failed attempts count against the address, so keys cannot be guessed fast.
-            let decision = state.limiter.check(&format!("ip:{ip}"), limits.anonymous);
+            let key = format!("ip:{}", client_ip(&req));
+            let decision = state.limiter.check(&key, limits.anonymous);
             if !decision.allowed {
                 return with_headers(rate_limited(decision), decision);
             }
@@ -100,10 +107,15 @@ pub(crate) async fn authenticate(
     };
     let Some(mut principal) = principal else {
         // Owner mode without credentials: the single local user, not budgeted.
-        let mut principal = Principal::owner(TenantId::owner());
-        if let Err(e) = select_tenant(&mut principal, req.headers()) {
-            return e.into_response();
-        }
+        let principal = if req.headers().contains_key(TENANT_HEADER) {
+            let mut p = Principal::owner(TenantId::owner());
+            if let Err(e) = select_tenant(&mut p, req.headers()) {
+                return e.into_response();
+            }
+            Arc::new(p)
+        } else {
+            owner().clone()
+        };
         req.extensions_mut().insert(principal);
         return next.run(req).await;
     };
@@ -113,11 +125,17 @@ pub(crate) async fn authenticate(
     let (key, limit) = match (&principal.user_id, principal.role) {
         (Some(user), PrincipalRole::Member) => (format!("user:{user}"), limits.user),
         (Some(user), _) => (format!("user:{user}"), limits.admin),
-        (None, _) => (format!("ip:{ip}"), limits.anonymous),
+        (None, _) => (format!("ip:{}", client_ip(&req)), limits.anonymous),
     };
     let decision = state.limiter.check(&key, limit);
-    req.extensions_mut().insert(principal);
+    req.extensions_mut().insert(Arc::new(principal));
     finish(decision, next, req).await
+}
+
+/// The owner of the default tenant, built once: most owner-mode requests use it.
+fn owner() -> &'static Arc<Principal> {
+    static OWNER: OnceLock<Arc<Principal>> = OnceLock::new();
+    OWNER.get_or_init(|| Arc::new(Principal::owner(TenantId::owner())))
 }
 
 /// Resolves the principal: `Ok(None)` means no credentials in owner mode.

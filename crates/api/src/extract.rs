@@ -4,6 +4,8 @@ use axum::{
     extract::{FromRequest, FromRequestParts, Query, Request},
     http::{header, request::Parts},
 };
+use std::sync::Arc;
+
 use quarry_core::{Principal, SessionId};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -116,7 +118,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
 /// The principal a request acts as, as the authentication middleware
 /// ([`crate::authn`]) resolved it, with the tenant `X-Tenant-ID` selected where allowed.
 #[derive(Debug)]
-pub struct Caller(pub Principal);
+pub struct Caller(pub Arc<Principal>);
 
 /// Header that selects a tenant (owner mode, or principals that act for tenants).
 pub const TENANT_HEADER: &str = "x-tenant-id";
@@ -127,7 +129,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         parts
             .extensions
-            .get::<Principal>()
+            .get::<Arc<Principal>>()
             .cloned()
             .map(Caller)
             .ok_or_else(|| ApiError::from(quarry_auth::AuthError::Missing))

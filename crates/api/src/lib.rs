@@ -17,4 +17,4 @@ mod views;
 pub use error::{ApiError, ErrorCode};
 pub use openapi::openapi;
 pub use routes::router;
-pub use state::{ApiConfig, AppState, RateLimits};
+pub use state::{ApiConfig, AppState, RateLimits, StateInner};

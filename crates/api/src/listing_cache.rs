@@ -2,13 +2,14 @@
 //!
 //! Rendering a page of 50 sessions to JSON costs far more than serving it, and clients that
 //! poll their session list ask for the same page again and again. Each entry keeps the page
-//! it was rendered from; a hit requires the freshly read page to be *equal* to it, so a
-//! cached body can never be stale: the store stays the only source of truth, and the cache
-//! only skips re-rendering identical input.
+//! it was rendered from; a hit requires the freshly read page to be *the same* (the store's
+//! cache handed out the same shared page) or *equal* to it, so a cached body can never be
+//! stale: the store stays the only source of truth, and this only skips re-rendering
+//! identical input.
 
 use std::{
     collections::HashMap,
-    sync::{Mutex, PoisonError},
+    sync::{Arc, Mutex, PoisonError},
 };
 
 use bytes::Bytes;
@@ -27,11 +28,13 @@ pub(crate) enum Surface {
 }
 
 type Key = (TenantId, Surface, SessionQuery);
+/// A rendered body and the page it was rendered from.
+type Entry = (Arc<Page<Session>>, Bytes);
 
 /// Rendered listing bodies keyed by tenant, surface and query.
 #[derive(Debug, Default)]
 pub(crate) struct ListingCache {
-    entries: Mutex<HashMap<Key, (Page<Session>, Bytes)>>,
+    entries: Mutex<HashMap<Key, Entry>>,
 }
 
 impl ListingCache {
@@ -41,14 +44,14 @@ impl ListingCache {
         tenant: &TenantId,
         surface: Surface,
         query: SessionQuery,
-        page: Page<Session>,
+        page: Arc<Page<Session>>,
         render: impl FnOnce(&Page<Session>) -> Result<Vec<u8>, E>,
     ) -> Result<Bytes, E> {
         let key = (tenant.clone(), surface, query);
         {
             let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some((cached, body)) = entries.get(&key)
-                && *cached == page
+                && (Arc::ptr_eq(cached, &page) || **cached == *page)
             {
                 return Ok(body.clone());
             }
@@ -103,10 +106,10 @@ mod tests {
         let cache = ListingCache::default();
         let t = TenantId::owner();
         let q = SessionQuery::default();
-        let mut page = Page {
+        let mut page = Arc::new(Page {
             items: vec![session("a")],
             total: 1,
-        };
+        });
         let first = cache
             .get_or_render(&t, Surface::Sessions, q, page.clone(), render)
             .unwrap();
@@ -114,9 +117,14 @@ mod tests {
         let again = cache
             .get_or_render(&t, Surface::Sessions, q, page.clone(), |_| Err(()))
             .unwrap();
-        assert_eq!(again, first, "identical page must not re-render");
+        assert_eq!(again, first, "the same page must not re-render");
+        let copy = Arc::new((*page).clone());
+        let again = cache
+            .get_or_render(&t, Surface::Sessions, q, copy, |_| Err(()))
+            .unwrap();
+        assert_eq!(again, first, "an equal page must not re-render");
 
-        page.items[0].name = "renamed".into();
+        Arc::make_mut(&mut page).items[0].name = "renamed".into();
         let changed = cache
             .get_or_render(&t, Surface::Sessions, q, page.clone(), render)
             .unwrap();

@@ -69,9 +69,21 @@ impl Default for RateLimits {
     }
 }
 
-/// Shared state of the router: the stores, the settings and the start time.
+/// Shared state of the router: one pointer, so handing it to every middleware and handler
+/// costs one reference count. Fields are reached through [`std::ops::Deref`].
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<StateInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = StateInner;
+    fn deref(&self) -> &StateInner {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+#[derive(Clone, Debug)]
+pub struct StateInner {
     /// Sessions, runs, artifacts, messages, events.
     pub metadata: Arc<dyn MetadataStore>,
     /// Artifact bytes.
@@ -95,7 +107,7 @@ impl AppState {
         artifacts: Arc<dyn ArtifactStore>,
         config: ApiConfig,
     ) -> Self {
-        Self {
+        Self(Arc::new(StateInner {
             metadata,
             artifacts,
             config: Arc::new(config),
@@ -103,12 +115,12 @@ impl AppState {
             listings: Arc::default(),
             auth: None,
             limiter: Arc::default(),
-        }
+        }))
     }
 
     /// The same state, checking credentials with `auth`.
     pub fn with_auth(mut self, auth: Authenticator) -> Self {
-        self.auth = Some(Arc::new(auth));
+        Arc::make_mut(&mut self.0).auth = Some(Arc::new(auth));
         self
     }
 

@@ -1,5 +1,7 @@
 //! The ports: traits the storage crates implement and everything above them calls.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
@@ -43,8 +45,13 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug + 'static {
     /// One session.
     async fn get_session(&self, tenant: &TenantId, id: &SessionId) -> Result<Session>;
 
-    /// A page of sessions, newest first.
-    async fn list_sessions(&self, tenant: &TenantId, query: SessionQuery) -> Result<Page<Session>>;
+    /// A page of sessions, newest first. Shared, so a cached page is handed out without
+    /// copying (and callers can tell an unchanged cached page by pointer).
+    async fn list_sessions(
+        &self,
+        tenant: &TenantId,
+        query: SessionQuery,
+    ) -> Result<Arc<Page<Session>>>;
 
     /// Applies `patch` and returns the updated session.
     async fn update_session(

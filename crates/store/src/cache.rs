@@ -67,7 +67,7 @@ struct TenantCache {
     generation: u64,
     last_used: u64,
     sessions: HashMap<SessionId, Session>,
-    pages: HashMap<PageKey, Page<Session>>,
+    pages: HashMap<PageKey, Arc<Page<Session>>>,
 }
 
 impl TenantCache {
@@ -175,7 +175,7 @@ impl State {
         tenant: &TenantId,
         generation: u64,
         key: PageKey,
-        page: &Page<Session>,
+        page: &Arc<Page<Session>>,
     ) {
         if !self.may_install(tenant, generation, page.items.len()) {
             return;
@@ -188,7 +188,7 @@ impl State {
         }
         let old = entry
             .pages
-            .insert(key, page.clone())
+            .insert(key, Arc::clone(page))
             .map_or(0, |p| p.items.len());
         self.items = self.items + page.items.len() - old - freed;
     }
@@ -287,7 +287,11 @@ impl MetadataStore for CachedMetadataStore {
         self.cached_get(tenant, id).await
     }
 
-    async fn list_sessions(&self, tenant: &TenantId, query: SessionQuery) -> Result<Page<Session>> {
+    async fn list_sessions(
+        &self,
+        tenant: &TenantId,
+        query: SessionQuery,
+    ) -> Result<Arc<Page<Session>>> {
         let key = (query.status, query.limit, query.offset);
         let generation = {
             let mut state = self.lock();
@@ -511,13 +515,13 @@ mod tests {
         for n in 0..5 {
             let t = tenant(n);
             let g = s.generation(&t);
-            s.install_page(&t, g, (None, 50, 0), &page(&t, 4));
+            s.install_page(&t, g, (None, 50, 0), &Arc::new(page(&t, 4)));
             assert!(s.items <= 10, "{}", s.items);
             assert_eq!(s.items, counted(&s));
         }
         let t = tenant(9);
         let g = s.generation(&t);
-        s.install_page(&t, g, (None, 50, 0), &page(&t, 11));
+        s.install_page(&t, g, (None, 50, 0), &Arc::new(page(&t, 11)));
         assert!(
             !s.tenants.contains_key(&t),
             "a page over the budget is not cached"
@@ -525,7 +529,7 @@ mod tests {
         // Re-installing the same page replaces it without double counting.
         let t = tenant(4);
         let g = s.generation(&t);
-        s.install_page(&t, g, (None, 50, 0), &page(&t, 3));
+        s.install_page(&t, g, (None, 50, 0), &Arc::new(page(&t, 3)));
         assert_eq!(s.items, counted(&s));
     }
 
@@ -540,7 +544,7 @@ mod tests {
         for i in 0..MAX_PAGES_PER_TENANT + 5 {
             let g = s.generation(&t);
             let offset = u32::try_from(i).unwrap();
-            s.install_page(&t, g, (None, 1, offset), &page(&t, 1));
+            s.install_page(&t, g, (None, 1, offset), &Arc::new(page(&t, 1)));
         }
         let entry = &s.tenants[&t];
         assert!(entry.sessions.len() <= MAX_SESSIONS_PER_TENANT);

@@ -71,7 +71,7 @@ pub(crate) async fn create_session(
     Caller(me): Caller,
     JsonBody(body): JsonBody<DsCreateSession>,
 ) -> ApiResult<Json<DsSession>> {
-    let mut new = NewSession::named(me.tenant_id, session_name(body.name)?);
+    let mut new = NewSession::named(me.tenant_id.clone(), session_name(body.name)?);
     new.model = model_name(body.model)?;
     new.hitl_mode = body.hitl_mode.unwrap_or_default();
     let session = create_with_fresh_id(&state, new).await?;

@@ -11,9 +11,8 @@ pub(crate) mod sessions;
 
 use axum::{
     Router,
-    extract::{Request, State},
+    extract::Request,
     http::{HeaderValue, Method, header, request::Parts},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use tower_http::{
@@ -62,10 +61,6 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::authn::authenticate,
         ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            refuse_foreign_callers,
-        ))
         .layer(CatchPanicLayer::custom(|_| {
             use axum::response::IntoResponse;
             ApiError::new(
@@ -102,39 +97,40 @@ fn cors_layer(extra: &[String]) -> CorsLayer {
 
 /// While quarry serves without authentication on loopback, only loopback callers may use it:
 /// a `Host` that is not a loopback name is refused (DNS rebinding), and so is a state-changing
-/// request whose `Origin` is another site (cross-site requests from a browser).
-async fn refuse_foreign_callers(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    if state.config.loopback_only {
-        let headers = req.headers();
-        if let Some(host) = headers.get(header::HOST)
-            && !host.to_str().is_ok_and(is_loopback_authority)
-        {
-            return ApiError::new(
+/// request whose `Origin` is another site (cross-site requests from a browser). Called first
+/// by the authentication middleware; `Some` is the refusal.
+pub(crate) fn refuse_foreign_caller(state: &AppState, req: &Request) -> Option<Response> {
+    if !state.config.loopback_only {
+        return None;
+    }
+    let headers = req.headers();
+    if let Some(host) = headers.get(header::HOST)
+        && !host.to_str().is_ok_and(is_loopback_authority)
+    {
+        return Some(
+            ApiError::new(
                 ErrorCode::Forbidden,
                 "this server answers only to loopback names (localhost, 127.0.0.1, [::1]) while \
                  it runs without authentication",
             )
-            .into_response();
-        }
-        let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-        if !safe
-            && let Some(origin) = headers.get(header::ORIGIN)
-            && !is_loopback_origin(origin)
-            && !state
-                .config
-                .cors_origins
-                .iter()
-                .any(|o| o.as_bytes() == origin.as_bytes())
-        {
-            return ApiError::new(ErrorCode::Forbidden, "cross-site request refused")
-                .into_response();
-        }
+            .into_response(),
+        );
     }
-    next.run(req).await
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe
+        && let Some(origin) = headers.get(header::ORIGIN)
+        && !is_loopback_origin(origin)
+        && !state
+            .config
+            .cors_origins
+            .iter()
+            .any(|o| o.as_bytes() == origin.as_bytes())
+    {
+        return Some(
+            ApiError::new(ErrorCode::Forbidden, "cross-site request refused").into_response(),
+        );
+    }
+    None
 }
 
 /// `host` or `host:port` naming a loopback address.

@@ -44,7 +44,8 @@ pub(crate) async fn create_session(
     JsonBody(body): JsonBody<CreateSession>,
 ) -> ApiResult<(StatusCode, Json<SessionView>)> {
     let name = session_name(body.name)?;
-    let session = create_with_fresh_id(&state, NewSession::named(me.tenant_id, name)).await?;
+    let session =
+        create_with_fresh_id(&state, NewSession::named(me.tenant_id.clone(), name)).await?;
     Ok((StatusCode::CREATED, Json(session.into())))
 }
 

@@ -157,8 +157,12 @@ impl MetadataStore for SqlMetadataStore {
         sessions::get(&self.db, tenant, id).await
     }
 
-    async fn list_sessions(&self, tenant: &TenantId, query: SessionQuery) -> Result<Page<Session>> {
-        sessions::list(&self.db, tenant, query).await
+    async fn list_sessions(
+        &self,
+        tenant: &TenantId,
+        query: SessionQuery,
+    ) -> Result<Arc<Page<Session>>> {
+        sessions::list(&self.db, tenant, query).await.map(Arc::new)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(session_id = %id))]

@@ -60,7 +60,11 @@ impl MetadataStore for Probe {
         self.gets.fetch_add(1, Ordering::SeqCst);
         self.inner.get_session(tenant, id).await
     }
-    async fn list_sessions(&self, tenant: &TenantId, query: SessionQuery) -> Result<Page<Session>> {
+    async fn list_sessions(
+        &self,
+        tenant: &TenantId,
+        query: SessionQuery,
+    ) -> Result<std::sync::Arc<Page<Session>>> {
         self.lists.fetch_add(1, Ordering::SeqCst);
         let r = self.inner.list_sessions(tenant, query).await;
         self.list_gate.pass().await;
