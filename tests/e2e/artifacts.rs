@@ -12,7 +12,7 @@ use sha2::Digest;
 use crate::fresh_server;
 
 /// Stores an artifact with the library, the way agents will, into the server's data dir.
-async fn store_artifact(
+pub(crate) async fn store_artifact(
     data_dir: &std::path::Path,
     tenant: &TenantId,
     session: &str,

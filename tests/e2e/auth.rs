@@ -237,6 +237,23 @@ async fn another_tenants_objects_are_404_and_its_header_is_refused() {
     .await;
     assert_eq!(status, 200);
     let id = s["id"].as_str().unwrap();
+    let artifact = crate::artifacts::store_artifact(
+        &server.data_dir,
+        &quarry_core::TenantId::parse("alpha").unwrap(),
+        id,
+        "alpha.csv",
+        "text/csv",
+        b"a,b\n1,2\n",
+    )
+    .await;
+    let artifact_path = format!("/runs/{}/artifacts/{}", artifact.run_id, artifact.id);
+    let resp = http
+        .get(server.url(&artifact_path))
+        .bearer_auth(&alpha)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "alpha reads its own artifact");
     let (status, key) = post(
         &http,
         server.url("/api/v1/auth/keys"),
@@ -258,6 +275,7 @@ async fn another_tenants_objects_are_404_and_its_header_is_refused() {
         ("PUT", format!("/api/v1/users/{alpha_id}")),
         ("DELETE", format!("/api/v1/users/{alpha_id}")),
         ("DELETE", format!("/api/v1/auth/keys/{key_id}")),
+        ("GET", artifact_path.clone()),
     ] {
         let resp = http
             .request(method.parse().unwrap(), server.url(&path))
