@@ -34,13 +34,18 @@ async fn post(
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+/// The one-time setup token the server wrote into its data dir.
+fn setup_token(server: &Server) -> String {
+    std::fs::read_to_string(server.data_dir.join("secrets").join("setup-token")).unwrap()
+}
+
 /// Runs first-boot setup and returns (access token, refresh token).
 async fn setup_admin(server: &Server) -> (String, String) {
     let (status, body) = post(
         &client(),
         server.url("/api/v1/auth/setup"),
         None,
-        json!({"username": "admin", "password": ADMIN_PASSWORD}),
+        json!({"username": "admin", "password": ADMIN_PASSWORD, "setup_token": setup_token(server)}),
     )
     .await;
     assert_eq!(status, 201, "{body}");
@@ -402,12 +407,24 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_whole_login() {
 async fn first_boot_setup_succeeds_exactly_once_under_concurrent_calls() {
     let (_dir, server) = auth_server(&[]);
     let http = client();
+    // Without the token from the server's data dir, nobody can claim the first account.
+    for token in [None, Some("qst_guess")] {
+        let (status, body) = post(
+            &http,
+            server.url("/api/v1/auth/setup"),
+            None,
+            json!({"username": "intruder", "password": ADMIN_PASSWORD, "setup_token": token}),
+        )
+        .await;
+        assert_eq!(status, 403, "{body}");
+    }
+    let token = setup_token(&server);
     let calls = (0..8).map(|i| {
         post(
             &http,
             server.url("/api/v1/auth/setup"),
             None,
-            json!({"username": format!("admin{i}"), "password": ADMIN_PASSWORD}),
+            json!({"username": format!("admin{i}"), "password": ADMIN_PASSWORD, "setup_token": token}),
         )
     });
     let results = futures::future::join_all(calls).await;
@@ -418,7 +435,7 @@ async fn first_boot_setup_succeeds_exactly_once_under_concurrent_calls() {
         &http,
         server.url("/api/v1/auth/setup"),
         None,
-        json!({"username": "late", "password": ADMIN_PASSWORD}),
+        json!({"username": "late", "password": ADMIN_PASSWORD, "setup_token": token}),
     )
     .await;
     assert_eq!(status, 409);
@@ -582,6 +599,7 @@ async fn cli_created_user_and_key_work_over_http() {
             "carol",
             "--role",
             "admin",
+            "--first-admin",
             "--password-stdin",
         ],
         "carol's password\n",
@@ -624,7 +642,7 @@ async fn cli_created_user_and_key_work_over_http() {
         &http,
         server.url("/api/v1/auth/setup"),
         None,
-        json!({"username": "x", "password": ADMIN_PASSWORD}),
+        json!({"username": "x", "password": ADMIN_PASSWORD, "setup_token": setup_token(&server)}),
     )
     .await;
     assert_eq!(status, 409);
@@ -781,6 +799,16 @@ async fn oauth_client_credentials_and_authorization_code_with_pkce() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    let rotated: Value = resp.json().await.unwrap();
+    // A client's refresh token is worthless without the client's credentials.
+    let (status, _) = post(
+        &http,
+        server.url("/api/v1/auth/refresh"),
+        None,
+        json!({"refresh_token": rotated["refresh_token"]}),
+    )
+    .await;
+    assert_eq!(status, 400);
     // PKCE is mandatory.
     let resp = no_redirect
         .get(server.url("/oauth/authorize"))
@@ -856,4 +884,109 @@ async fn logs_never_contain_secrets() {
     ] {
         assert!(!log.contains(secret), "a secret appears in the log");
     }
+}
+
+#[tokio::test]
+async fn tenant_admins_cannot_take_over_the_first_admin_and_demotion_is_immediate() {
+    let (_dir, server) = auth_server(&[]);
+    let (root, _) = setup_admin(&server).await;
+    let http = client();
+    let me = get_json_auth(&http, server.url("/api/v1/auth/me"), &root).await;
+    let root_id = me["id"].as_str().unwrap().to_owned();
+    // A second admin of the same tenant.
+    let (status, _) = post(
+        &http,
+        server.url("/api/v1/users"),
+        Some(&root),
+        json!({"username": "deputy", "password": "deputy password", "role": "admin"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (_, login) = post(
+        &http,
+        server.url("/api/v1/auth/login"),
+        None,
+        json!({"username": "deputy", "password": "deputy password"}),
+    )
+    .await;
+    let deputy = login["access_token"].as_str().unwrap().to_owned();
+    let deputy_id = login["user"]["id"].as_str().unwrap().to_owned();
+    for (method, body) in [
+        ("PUT", json!({"password": "taken over!"})),
+        ("DELETE", json!({})),
+    ] {
+        let resp = http
+            .request(
+                method.parse().unwrap(),
+                server.url(&format!("/api/v1/users/{root_id}")),
+            )
+            .bearer_auth(&deputy)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404, "{method}");
+    }
+    // Changing one's own password needs the current one.
+    let url = server.url(&format!("/api/v1/users/{deputy_id}"));
+    let resp = http
+        .put(&url)
+        .bearer_auth(&deputy)
+        .json(&json!({"password": "new deputy pw"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let resp = http
+        .put(&url)
+        .bearer_auth(&deputy)
+        .json(&json!({"password": "new deputy pw", "current_password": "deputy password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // The root admin demotes the deputy: its still-unexpired token loses admin rights now.
+    let resp = http
+        .put(&url)
+        .bearer_auth(&root)
+        .json(&json!({"role": "member"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = http
+        .post(server.url("/api/v1/users"))
+        .bearer_auth(&deputy)
+        .json(&json!({"username": "sneaky", "password": "sneaky password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    // Disabling it refuses the token outright.
+    let resp = http
+        .put(&url)
+        .bearer_auth(&root)
+        .json(&json!({"disabled": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = http
+        .get(server.url("/api/sessions"))
+        .bearer_auth(&deputy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+}
+
+async fn get_json_auth(http: &reqwest::Client, url: String, token: &str) -> Value {
+    http.get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }

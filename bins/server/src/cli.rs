@@ -49,6 +49,9 @@ enum UserCommand {
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// Create the first admin, who may act for every tenant (only while no user exists).
+        #[arg(long)]
+        first_admin: bool,
     },
 }
 
@@ -126,6 +129,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tenant,
             email,
             password_stdin,
+            first_admin,
         }) => {
             let auth = open_auth(&common).await?;
             let role = quarry_core::UserRole::parse(&role)
@@ -138,10 +142,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 None
             };
-            let user = auth
+            let mut user = auth
                 .new_user(tenant, &username, password, email, role)
                 .await?;
-            auth.store().create_user(&user).await?;
+            if first_admin {
+                anyhow::ensure!(
+                    user.role == quarry_core::UserRole::Admin,
+                    "--first-admin needs --role admin"
+                );
+                user.can_act_for_tenants = true;
+                anyhow::ensure!(
+                    auth.store().create_first_user(&user).await?,
+                    "users exist already: the first admin was created before"
+                );
+            } else {
+                auth.store().create_user(&user).await?;
+            }
             say(&format!(
                 "created {} user {} ({}) in tenant {}",
                 user.role.as_str(),
@@ -185,7 +201,7 @@ async fn open_auth(common: &CommonArgs) -> anyhow::Result<quarry_auth::Authentic
         quarry_store::MetadataOptions::default(),
     )
     .await?;
-    crate::secrets::authenticator(&config, stores.auth)
+    crate::secrets::cli_authenticator(&config, stores.auth)
 }
 
 /// Writes one line of command output to stdout.

@@ -46,7 +46,27 @@ fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The authenticator for `config` over `store`.
+/// The one-time token first-boot setup needs while authentication is required: written to
+/// `<data dir>/secrets/setup-token` (mode 0600, new at every start), so only someone who can
+/// read the server's files can claim the first admin account.
+fn setup_token(config: &Config) -> anyhow::Result<Option<String>> {
+    if !config.auth_enforced() {
+        return Ok(None);
+    }
+    let dir = config.data_dir.join("secrets");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join("setup-token");
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot replace {}", path.display())),
+    }
+    let token = quarry_auth::secret::random_token("qst_");
+    write_private(&path, &token)?;
+    Ok(Some(token))
+}
+
+/// The authenticator the server uses for `config` over `store`.
 pub fn authenticator(config: &Config, store: Arc<dyn AuthStore>) -> anyhow::Result<Authenticator> {
     let keys = JwtKeys::new(jwt_secret(config)?.as_bytes(), "quarry")?;
     Ok(Authenticator::new(
@@ -54,7 +74,17 @@ pub fn authenticator(config: &Config, store: Arc<dyn AuthStore>) -> anyhow::Resu
         keys,
         AuthConfig {
             static_api_key: config.dsagent_api_key.clone(),
+            setup_token: setup_token(config)?,
             ..AuthConfig::default()
         },
     ))
+}
+
+/// An authenticator for command-line tools (no setup token).
+pub fn cli_authenticator(
+    config: &Config,
+    store: Arc<dyn AuthStore>,
+) -> anyhow::Result<Authenticator> {
+    let keys = JwtKeys::new(jwt_secret(config)?.as_bytes(), "quarry")?;
+    Ok(Authenticator::new(store, keys, AuthConfig::default()))
 }

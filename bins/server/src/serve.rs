@@ -36,6 +36,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .context("cannot open the metadata store")?;
     let metadata = stores.metadata.clone();
     let authenticator = crate::secrets::authenticator(&config, stores.auth)?;
+    if config.auth_enforced() {
+        tracing::info!(
+            path = %config.data_dir.join("secrets").join("setup-token").display(),
+            "first-boot setup (POST /api/v1/auth/setup) needs the setup_token in this file"
+        );
+    }
     let artifacts = FsArtifactStore::open(config.data_dir.join("artifacts"))
         .await
         .context("cannot open the artifact store")?;

@@ -172,7 +172,7 @@ fn select_tenant(principal: &mut Principal, headers: &HeaderMap) -> Result<(), A
                 "invalid X-Tenant-ID: must match [a-zA-Z0-9_-]{1,128}",
             )
         })?;
-    if principal.acts_for_tenants {
+    if principal.acts_for_tenants && principal.is_admin() {
         principal.tenant_id = tenant;
     } else if tenant != principal.tenant_id {
         return Err(ApiError::new(

@@ -38,8 +38,10 @@ impl AccessClaims {
             UserRole::Admin => PrincipalRole::Admin,
             UserRole::Member => PrincipalRole::Member,
         };
+        let tenant_id = TenantId::parse(&self.tid).ok()?;
         Some(Principal {
-            tenant_id: TenantId::parse(&self.tid).ok()?,
+            home_tenant_id: tenant_id.clone(),
+            tenant_id,
             user_id: Some(self.sub.clone()),
             role,
             acts_for_tenants: self.act,

@@ -21,4 +21,4 @@ mod service;
 pub use error::AuthError;
 pub use jwt::{AccessClaims, JwtKeys};
 pub use limit::{Decision, RateLimiter};
-pub use service::{AuthConfig, Authenticator, IssuedKey, TokenPair};
+pub use service::{AuthConfig, Authenticator, IssuedKey, TokenPair, blocking, valid_redirect_uri};

@@ -12,8 +12,11 @@ use std::{
 
 /// The window every budget is counted in.
 const WINDOW: Duration = Duration::from_secs(60);
-/// Keys tracked before expired windows are swept.
+/// Keys tracked before expired windows are swept (at most once per window).
 const SWEEP_AT: usize = 10_000;
+/// Keys tracked at most; past it every window starts over (a flood of distinct keys must not
+/// grow memory without bound).
+const MAX_KEYS: usize = 200_000;
 
 /// The verdict on one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,7 +34,13 @@ pub struct Decision {
 /// Counts requests per key.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
-    windows: Mutex<HashMap<String, (Instant, u32)>>,
+    windows: Mutex<Windows>,
+}
+
+#[derive(Debug, Default)]
+struct Windows {
+    by_key: HashMap<String, (Instant, u32)>,
+    last_sweep: Option<Instant>,
 }
 
 impl RateLimiter {
@@ -41,11 +50,18 @@ impl RateLimiter {
     }
 
     fn check_at(&self, key: &str, limit: u32, now: Instant) -> Decision {
-        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
-        if windows.len() >= SWEEP_AT {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+        let mut guard = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        let w = &mut *guard;
+        let due = w.last_sweep.is_none_or(|t| now.duration_since(t) >= WINDOW);
+        if w.by_key.len() >= SWEEP_AT && due {
+            w.by_key
+                .retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+            w.last_sweep = Some(now);
         }
-        let entry = windows.entry(key.to_owned()).or_insert((now, 0));
+        if w.by_key.len() >= MAX_KEYS {
+            w.by_key.clear();
+        }
+        let entry = w.by_key.entry(key.to_owned()).or_insert((now, 0));
         if now.duration_since(entry.0) >= WINDOW {
             *entry = (now, 0);
         }

@@ -24,6 +24,8 @@ pub struct AuthConfig {
     pub code_ttl: Duration,
     /// DSAgent's `DSAGENT_API_KEY`: one shared key that acts as the owner.
     pub static_api_key: Option<String>,
+    /// When set, first-boot setup must present this token (see `docs/security.md`).
+    pub setup_token: Option<String>,
 }
 
 impl Default for AuthConfig {
@@ -33,6 +35,7 @@ impl Default for AuthConfig {
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             code_ttl: Duration::from_secs(5 * 60),
             static_api_key: None,
+            setup_token: None,
         }
     }
 }
@@ -69,10 +72,17 @@ fn ttl(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
-/// Runs CPU-heavy hashing off the async runtime.
-async fn blocking<T: Send + 'static>(
+/// Runs CPU-heavy hashing off the async runtime, at most one per core at a time: each
+/// argon2id hash takes 19 MiB and most of a core, so a login flood must queue, not pile up.
+pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, AuthError> {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let permits = PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        tokio::sync::Semaphore::new(cores)
+    });
+    let _permit = permits.acquire().await.map_err(|_| AuthError::Hashing)?;
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|_| AuthError::Hashing)
@@ -81,6 +91,7 @@ async fn blocking<T: Send + 'static>(
 fn principal_of(user: &User) -> Principal {
     Principal {
         tenant_id: user.tenant_id.clone(),
+        home_tenant_id: user.tenant_id.clone(),
         user_id: Some(user.id.to_string()),
         role: match user.role {
             UserRole::Admin => PrincipalRole::Admin,
@@ -88,6 +99,28 @@ fn principal_of(user: &User) -> Principal {
         },
         acts_for_tenants: user.can_act_for_tenants,
     }
+}
+
+/// A redirect URI quarry will send codes to: parsed, https (or http to a loopback host), no
+/// user info, no fragment, and written exactly as parsed (so matching is exact).
+pub fn valid_redirect_uri(raw: &str) -> bool {
+    let Ok(url) = url::Url::parse(raw) else {
+        return false;
+    };
+    let loopback = matches!(
+        url.host(),
+        Some(url::Host::Domain("localhost"))
+            | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
+            | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
+    );
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    scheme_ok
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.fragment().is_none()
+        && url.host().is_some()
+        && raw.is_ascii()
+        && raw.len() <= 2000
 }
 
 /// Usernames: 1–64 of `[a-z0-9._@-]`, compared in lower case.
@@ -169,10 +202,20 @@ impl Authenticator {
         {
             return self.authenticate_api_key(token).await;
         }
-        self.jwt
-            .verify(token)?
-            .principal()
-            .ok_or(AuthError::Invalid)
+        // The signature proves who; the stored account decides what: a disabled, deleted or
+        // demoted user loses its rights at once, not when the token expires.
+        let claims = self.jwt.verify(token)?;
+        let claimed = claims.principal().ok_or(AuthError::Invalid)?;
+        let user_id = UserId::parse(&claims.sub).map_err(|_| AuthError::Invalid)?;
+        let user = match self.store.get_user(&claimed.tenant_id, &user_id).await {
+            Ok(u) => u,
+            Err(quarry_core::Error::NotFound { .. }) => return Err(AuthError::Invalid),
+            Err(e) => return Err(e.into()),
+        };
+        if user.disabled {
+            return Err(AuthError::Invalid);
+        }
+        Ok(principal_of(&user))
     }
 
     /// Builds a new user record with a hashed password.
@@ -214,7 +257,15 @@ impl Authenticator {
         username: &str,
         password: String,
         email: Option<String>,
+        setup_token: Option<&str>,
     ) -> Result<(User, TokenPair), AuthError> {
+        if let Some(expected) = &self.config.setup_token
+            && !setup_token.is_some_and(|t| secret::secrets_equal(t, expected))
+        {
+            return Err(AuthError::Forbidden(
+                "setup needs the setup_token written to <data dir>/secrets/setup-token",
+            ));
+        }
         let mut user = self
             .new_user(
                 TenantId::owner(),
@@ -319,13 +370,30 @@ impl Authenticator {
             .find_refresh_token(&hash)
             .await?
             .ok_or(AuthError::Invalid)?;
-        if client.is_some() && current.client_id.as_ref() != client {
+        // A client's token is redeemed only by that client, and a user's only without one.
+        if current.client_id.as_ref() != client {
             return Err(AuthError::oauth(
                 "invalid_grant",
                 "refresh token was issued to another client",
             ));
         }
+        // Read the user before rotating, so a store hiccup cannot burn the token.
+        let user = match self
+            .store
+            .get_user(&current.tenant_id, &current.user_id)
+            .await
+        {
+            Ok(u) => u,
+            Err(quarry_core::Error::NotFound { .. }) => return Err(AuthError::Invalid),
+            Err(e) => return Err(e.into()),
+        };
         let now = quarry_core::time::now();
+        if user.disabled {
+            self.store
+                .revoke_token_family(&current.family_id, now)
+                .await?;
+            return Err(AuthError::Invalid);
+        }
         let token = secret::random_token("qr_");
         let successor = RefreshToken {
             token_hash: secret::sha256_hex(&token),
@@ -334,7 +402,8 @@ impl Authenticator {
             user_id: current.user_id.clone(),
             client_id: current.client_id.clone(),
             created_at: now,
-            expires_at: now + ttl(self.config.refresh_ttl),
+            // A login lives refresh_ttl from its start, however often it is refreshed.
+            expires_at: current.expires_at,
             rotated_at: None,
             revoked_at: None,
         };
@@ -349,17 +418,6 @@ impl Authenticator {
                 return Err(AuthError::TokenReuse);
             }
             Rotation::Expired | Rotation::Unknown => return Err(AuthError::Invalid),
-        }
-        let user = self
-            .store
-            .get_user(&current.tenant_id, &current.user_id)
-            .await
-            .map_err(|_| AuthError::Invalid)?;
-        if user.disabled {
-            self.store
-                .revoke_token_family(&current.family_id, now)
-                .await?;
-            return Err(AuthError::Invalid);
         }
         Ok(TokenPair {
             access_token: self.access_token(&user, current.client_id.as_ref(), now)?,
@@ -411,13 +469,10 @@ impl Authenticator {
         confidential: bool,
     ) -> Result<(OAuthClient, Option<String>), AuthError> {
         for uri in &redirect_uris {
-            let ok = uri.starts_with("https://")
-                || uri.starts_with("http://127.0.0.1")
-                || uri.starts_with("http://localhost")
-                || uri.starts_with("http://[::1]");
-            if !ok || uri.contains('#') {
+            if !valid_redirect_uri(uri) {
                 return Err(quarry_core::Error::invalid(
-                    "redirect URIs must be https:// (or http:// on loopback) without a fragment",
+                    "redirect URIs must be absolute https:// URLs (or http:// on localhost, \
+                     127.0.0.1 or [::1]) without user info or fragment",
                 )
                 .into());
             }
@@ -519,7 +574,7 @@ impl Authenticator {
             .as_deref()
             .and_then(|u| UserId::parse(u).ok())
             .ok_or(AuthError::Forbidden("only users can authorize clients"))?;
-        if principal.tenant_id != client.tenant_id {
+        if principal.home_tenant_id != client.tenant_id {
             return Err(AuthError::oauth("invalid_client", "unknown client"));
         }
         let code = secret::random_token("qac_");
@@ -527,7 +582,7 @@ impl Authenticator {
             .insert_auth_code(&AuthCode {
                 code_hash: secret::sha256_hex(&code),
                 client_id: client.id,
-                tenant_id: principal.tenant_id.clone(),
+                tenant_id: principal.home_tenant_id.clone(),
                 user_id,
                 redirect_uri: redirect_uri.to_owned(),
                 code_challenge: code_challenge.to_owned(),
@@ -571,5 +626,35 @@ impl Authenticator {
             return Err(invalid());
         }
         self.issue_tokens(&user, Some(&client.id), true).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris_are_checked_by_parsing() {
+        for ok in [
+            "https://app.example/cb",
+            "http://127.0.0.1:9/callback",
+            "http://localhost:8080/cb?x=1",
+            "http://[::1]/cb",
+        ] {
+            assert!(valid_redirect_uri(ok), "{ok}");
+        }
+        for bad in [
+            "http://app.example/cb",
+            "http://localhost.evil.com/cb",
+            "http://127.0.0.1.evil.net/cb",
+            "http://localhost@evil.com/cb",
+            "https://user:pw@app.example/cb",
+            "https://app.example/cb#frag",
+            "https://app.example/c\u{e9}",
+            "javascript:alert(1)",
+            "/relative",
+        ] {
+            assert!(!valid_redirect_uri(bad), "{bad}");
+        }
     }
 }

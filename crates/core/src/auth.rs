@@ -233,6 +233,14 @@ pub trait AuthStore: Send + Sync + std::fmt::Debug + 'static {
     /// Revokes every token of a family (logout).
     async fn revoke_token_family(&self, family_id: &str, now: DateTime<Utc>) -> Result<()>;
 
+    /// Revokes every refresh token of a user (password, role or status changed).
+    async fn revoke_user_tokens(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+
     /// The family of the token hashing to `token_hash`, if it exists.
     async fn token_family(&self, token_hash: &str) -> Result<Option<String>>;
 

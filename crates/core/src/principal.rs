@@ -19,8 +19,10 @@ pub enum PrincipalRole {
 /// The identity a request acts as; every store call is scoped by its tenant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {
-    /// The tenant everything it touches belongs to.
+    /// The tenant everything it touches belongs to (switched by `X-Tenant-ID` where allowed).
     pub tenant_id: TenantId,
+    /// The tenant its user account lives in.
+    pub home_tenant_id: TenantId,
     /// Its user id, if it is a user.
     pub user_id: Option<String>,
     /// Its role.
@@ -33,6 +35,7 @@ impl Principal {
     /// The owner of a single-tenant server, acting for `tenant_id`.
     pub fn owner(tenant_id: TenantId) -> Self {
         Self {
+            home_tenant_id: tenant_id.clone(),
             tenant_id,
             user_id: Some("owner".to_owned()),
             role: PrincipalRole::Owner,

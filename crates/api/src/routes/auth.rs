@@ -119,6 +119,8 @@ pub struct NewUserBody {
     pub role: Option<String>,
     /// Tenant of the new user (admins acting for tenants only; default: the caller's).
     pub tenant_id: Option<String>,
+    /// Setup only: the token from `<data dir>/secrets/setup-token` when auth is required.
+    pub setup_token: Option<String>,
 }
 
 /// `POST /api/v1/auth/login` body.
@@ -165,7 +167,7 @@ async fn user_of(state: &AppState, me: &Principal) -> ApiResult<Option<User>> {
         return Ok(None);
     }
     let auth = authenticator(state)?;
-    Ok(Some(auth.store().get_user(&me.tenant_id, &id).await?))
+    Ok(Some(auth.store().get_user(&me.home_tenant_id, &id).await?))
 }
 
 /// First-boot setup: creates the first admin while no user exists (409 afterwards).
@@ -179,7 +181,14 @@ pub(crate) async fn setup(
     let password = body
         .password
         .ok_or_else(|| ApiError::validation("password", "password is required"))?;
-    let (user, tokens) = auth.setup(&body.username, password, body.email).await?;
+    let (user, tokens) = auth
+        .setup(
+            &body.username,
+            password,
+            body.email,
+            body.setup_token.as_deref(),
+        )
+        .await?;
     tracing::info!(user_id = %user.id, "first admin created");
     Ok((
         StatusCode::CREATED,
@@ -458,6 +467,21 @@ fn may_touch(me: &Principal, id: &UserId) -> ApiResult<()> {
     }
 }
 
+/// Loads a user `me` may change: an account that acts for every tenant can be changed only
+/// by itself or by another such principal, so a tenant admin cannot take it over.
+async fn changeable_user(state: &AppState, me: &Principal, id: &UserId) -> ApiResult<User> {
+    may_touch(me, id)?;
+    let user = authenticator(state)?
+        .store()
+        .get_user(&me.tenant_id, id)
+        .await?;
+    let is_self = me.user_id.as_deref() == Some(id.as_str());
+    if user.can_act_for_tenants && !is_self && !me.acts_for_tenants {
+        return Err(ApiError::not_found("user", id.as_str()));
+    }
+    Ok(user)
+}
+
 /// One user.
 #[utoipa::path(get, path = "/api/v1/users/{user_id}", tag = "users",
     params(("user_id" = String, Path, description = "User id")),
@@ -484,6 +508,8 @@ pub struct UpdateUserBody {
     pub email: Option<String>,
     /// New password (at least 8 characters).
     pub password: Option<String>,
+    /// The current password: required to change one's own password.
+    pub current_password: Option<String>,
     /// New role (admins only).
     pub role: Option<String>,
     /// Disable or enable (admins only).
@@ -502,7 +528,7 @@ pub(crate) async fn update_user(
     JsonBody(body): JsonBody<UpdateUserBody>,
 ) -> ApiResult<Json<UserView>> {
     let id = user_id(&raw)?;
-    may_touch(&me, &id)?;
+    let target = changeable_user(&state, &me, &id).await?;
     if !me.is_admin() && (body.role.is_some() || body.disabled.is_some()) {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
@@ -512,13 +538,27 @@ pub(crate) async fn update_user(
     let password_hash = match body.password {
         Some(p) => {
             quarry_auth::secret::check_password(&p)?;
-            let hash = tokio::task::spawn_blocking(move || quarry_auth::secret::hash_password(&p))
-                .await
-                .map_err(|_| ApiError::new(ErrorCode::InternalError, "hashing failed"))??;
-            Some(hash)
+            // Changing one's own password needs the current one: a stolen access token must
+            // not become a permanent takeover.
+            if me.user_id.as_deref() == Some(id.as_str()) {
+                let current = body.current_password.unwrap_or_default();
+                let phc = target.password_hash.clone().unwrap_or_default();
+                let ok = quarry_auth::blocking(move || {
+                    quarry_auth::secret::verify_password(&current, &phc)
+                })
+                .await?;
+                if !ok && target.password_hash.is_some() {
+                    return Err(ApiError::new(
+                        ErrorCode::Forbidden,
+                        "current_password is wrong or missing",
+                    ));
+                }
+            }
+            Some(quarry_auth::blocking(move || quarry_auth::secret::hash_password(&p)).await??)
         }
         None => None,
     };
+    let signs_out = password_hash.is_some() || body.role.is_some() || body.disabled == Some(true);
     let patch = UserPatch {
         email: body.email.map(Some),
         role: body
@@ -529,10 +569,14 @@ pub(crate) async fn update_user(
         password_hash,
         disabled: body.disabled,
     };
-    let user = authenticator(&state)?
-        .store()
-        .update_user(&me.tenant_id, &id, &patch)
-        .await?;
+    let store = authenticator(&state)?.store();
+    let user = store.update_user(&me.tenant_id, &id, &patch).await?;
+    if signs_out {
+        // New password, role or status: every login of the account must start over.
+        store
+            .revoke_user_tokens(&me.tenant_id, &id, quarry_core::time::now())
+            .await?;
+    }
     Ok(Json(user.into()))
 }
 
@@ -546,7 +590,7 @@ pub(crate) async fn delete_user(
     IdPath(raw): IdPath<String>,
 ) -> ApiResult<Json<Value>> {
     let id = user_id(&raw)?;
-    may_touch(&me, &id)?;
+    changeable_user(&state, &me, &id).await?;
     authenticator(&state)?
         .store()
         .delete_user(&me.tenant_id, &id)

@@ -95,6 +95,15 @@ impl AuthStore for SqlMetadataStore {
         tokens::revoke_family(&self.db, family_id, now).await
     }
 
+    async fn revoke_user_tokens(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        tokens::revoke_user(&self.db, tenant, user, now).await
+    }
+
     async fn token_family(&self, token_hash: &str) -> Result<Option<String>> {
         tokens::family(&self.db, token_hash).await
     }

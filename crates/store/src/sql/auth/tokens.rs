@@ -175,6 +175,26 @@ pub(crate) async fn revoke_family(db: &Db, family_id: &str, now: DateTime<Utc>) 
     revoke_family_with(&db.pool, family_id, now).await
 }
 
+/// Revokes every live refresh token of a user.
+pub(crate) async fn revoke_user(
+    db: &Db,
+    tenant: &quarry_core::TenantId,
+    user: &quarry_core::UserId,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $3 \
+         WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(tenant.as_str())
+    .bind(user.as_str())
+    .bind(ts(&now))
+    .execute(&db.pool)
+    .await
+    .map_err(store_error)?;
+    Ok(())
+}
+
 /// The token with this hash, whatever its state.
 pub(crate) async fn find(db: &Db, token_hash: &str) -> Result<Option<RefreshToken>> {
     let sql = format!("SELECT {REFRESH_TOKEN_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
