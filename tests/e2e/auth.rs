@@ -990,3 +990,37 @@ async fn get_json_auth(http: &reqwest::Client, url: String, token: &str) -> Valu
         .await
         .unwrap()
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_budget() {
+    let login = |http: reqwest::Client, url: String, client_addr: &'static str| async move {
+        http.post(url)
+            .header("X-Forwarded-For", format!("203.0.113.99, {client_addr}"))
+            .json(&json!({"username": "nobody", "password": "wrong password"}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    // Trusted proxy: the forwarded address decides the bucket (and the spoofable left part
+    // of the header does not).
+    let (_dir, server) = auth_server(&[
+        ("QUARRY_RATE_LIMIT_ANONYMOUS", "2"),
+        ("QUARRY_TRUSTED_PROXIES", "[\"127.0.0.1\"]"),
+    ]);
+    let (http, url) = (client(), server.url("/api/v1/auth/login"));
+    let mut a = Vec::new();
+    for _ in 0..3 {
+        a.push(login(http.clone(), url.clone(), "198.51.100.1").await);
+    }
+    assert_eq!(a, [401, 401, 429]);
+    assert_eq!(login(http.clone(), url.clone(), "198.51.100.2").await, 401);
+
+    // Untrusted peer: the header is ignored, everyone shares the peer's bucket.
+    let (_dir2, plain) = auth_server(&[("QUARRY_RATE_LIMIT_ANONYMOUS", "2")]);
+    let url = plain.url("/api/v1/auth/login");
+    assert_eq!(login(http.clone(), url.clone(), "198.51.100.1").await, 401);
+    assert_eq!(login(http.clone(), url.clone(), "198.51.100.2").await, 401);
+    assert_eq!(login(http.clone(), url.clone(), "198.51.100.3").await, 429);
+}

@@ -55,6 +55,8 @@ pub struct Config {
     pub rate_limit_admin: u32,
     /// Requests per minute per address without credentials (login, setup, token).
     pub rate_limit_anonymous: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (exact addresses).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// DSAgent's shared key (`DSAGENT_API_KEY`); setting it requires credentials.
     pub dsagent_api_key: Option<String>,
     /// DSAgent's `DSAGENT_REQUIRE_API_KEY`: refuse to start without `DSAGENT_API_KEY`.
@@ -96,6 +98,7 @@ impl Default for Config {
             rate_limit_user: 100,
             rate_limit_admin: 1000,
             rate_limit_anonymous: 60,
+            trusted_proxies: Vec::new(),
             dsagent_api_key: None,
             dsagent_require_api_key: false,
         }
@@ -123,7 +126,7 @@ pub struct Overrides {
 }
 
 /// Keys the `QUARRY_*` environment may set (others, like `QUARRY_TEST_*`, are not settings).
-const ENV_KEYS: [&str; 15] = [
+const ENV_KEYS: [&str; 16] = [
     "host",
     "port",
     "data_dir",
@@ -139,6 +142,7 @@ const ENV_KEYS: [&str; 15] = [
     "rate_limit_user",
     "rate_limit_admin",
     "rate_limit_anonymous",
+    "trusted_proxies",
 ];
 
 impl Config {

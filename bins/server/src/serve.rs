@@ -35,6 +35,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .await
     .context("cannot open the metadata store")?;
     let metadata = stores.metadata.clone();
+    let purge = tokio::spawn(purge_expired_credentials(stores.auth.clone()));
     let authenticator = crate::secrets::authenticator(&config, stores.auth)?;
     if config.auth_enforced() {
         tracing::info!(
@@ -52,6 +53,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     api_config.auth_required = config.auth_enforced();
     // Host and Origin checks protect a server that trusts every caller as the owner.
     api_config.loopback_only = !config.auth_enforced() && !config.allow_insecure_bind;
+    api_config.trusted_proxies = config.trusted_proxies.clone();
     api_config.rate_limits = RateLimits {
         user: config.rate_limit_user,
         admin: config.rate_limit_admin,
@@ -90,6 +92,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     tokio::select! {
         result = &mut server => {
+            purge.abort();
             metadata.close().await;
             return result.context("server task failed")?.context("server failed");
         }
@@ -114,6 +117,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
     server.abort();
+    purge.abort();
     // Abandoned requests may still hold connections; closing waits for them only so long.
     if tokio::time::timeout(CLOSE_TIMEOUT, metadata.close())
         .await
@@ -127,6 +131,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!("metadata store closed; bye");
     }
     Ok(())
+}
+
+/// Deletes expired refresh tokens and authorization codes once an hour, so the tables hold
+/// only credentials that can still be used.
+async fn purge_expired_credentials(store: Arc<dyn quarry_core::AuthStore>) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        match store.purge_expired(quarry_core::time::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(refresh_tokens = n, "purged expired credentials"),
+            Err(e) => tracing::warn!(error = %e, "could not purge expired credentials"),
+        }
+    }
 }
 
 /// How long closing the metadata store may take after the drain.

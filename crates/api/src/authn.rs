@@ -7,7 +7,7 @@
 //! a counted request carries `X-RateLimit-Limit`, `-Remaining` and `-Reset`.
 
 use std::{
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     sync::{Arc, OnceLock},
 };
 
@@ -66,11 +66,35 @@ fn credential(headers: &HeaderMap) -> Result<Option<Credential>, ApiError> {
     }
 }
 
-fn client_ip(req: &Request) -> String {
-    req.extensions()
+/// The client's address: the TCP peer, or, when the peer is a trusted reverse proxy, the
+/// right-most address in `X-Forwarded-For` that is not itself a trusted proxy (the left part
+/// of the header is whatever the client claimed, so it is never believed).
+fn client_ip(req: &Request, trusted: &[IpAddr]) -> String {
+    let Some(peer) = req
+        .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(a)| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned())
+        .map(|ConnectInfo(a)| a.ip())
+    else {
+        return "unknown".to_owned();
+    };
+    if !trusted.contains(&peer) {
+        return peer.to_string();
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    forwarded
+        .iter()
+        .rev()
+        .filter_map(|a| a.parse::<IpAddr>().ok())
+        .find(|a| !trusted.contains(a))
+        .unwrap_or(peer)
+        .to_string()
 }
 
 /// The middleware.
@@ -89,7 +113,7 @@ pub(crate) async fn authenticate(
     }
     // Routes that hand out credentials are budgeted per address (login brute force).
     if PUBLIC.contains(&path) {
-        let key = format!("ip:{}", client_ip(&req));
+        let key = format!("ip:{}", client_ip(&req, &state.config.trusted_proxies));
         let decision = state.limiter.check(&key, limits.anonymous);
         return finish(decision, next, req).await;
     }
@@ -97,7 +121,7 @@ pub(crate) async fn authenticate(
         Ok(p) => p,
         Err(e) => {
             // Failed attempts count against the address, so keys cannot be guessed fast.
-            let key = format!("ip:{}", client_ip(&req));
+            let key = format!("ip:{}", client_ip(&req, &state.config.trusted_proxies));
             let decision = state.limiter.check(&key, limits.anonymous);
             if !decision.allowed {
                 return with_headers(rate_limited(decision), decision);
@@ -125,7 +149,10 @@ pub(crate) async fn authenticate(
     let (key, limit) = match (&principal.user_id, principal.role) {
         (Some(user), PrincipalRole::Member) => (format!("user:{user}"), limits.user),
         (Some(user), _) => (format!("user:{user}"), limits.admin),
-        (None, _) => (format!("ip:{}", client_ip(&req)), limits.anonymous),
+        (None, _) => (
+            format!("ip:{}", client_ip(&req, &state.config.trusted_proxies)),
+            limits.anonymous,
+        ),
     };
     let decision = state.limiter.check(&key, limit);
     req.extensions_mut().insert(Arc::new(principal));

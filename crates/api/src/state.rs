@@ -28,6 +28,8 @@ pub struct ApiConfig {
     pub auth_required: bool,
     /// Requests per minute by kind of principal.
     pub rate_limits: RateLimits,
+    /// Reverse proxies whose `X-Forwarded-For` names the client, for per-address budgets.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Answer only requests addressed to a loopback name, and refuse cross-site writes: the
     /// protection of a server without authentication. Off when an operator deliberately
     /// serves on another address (behind an authenticating proxy).
@@ -43,6 +45,7 @@ impl ApiConfig {
             cors_origins: Vec::new(),
             auth_required: false,
             rate_limits: RateLimits::default(),
+            trusted_proxies: Vec::new(),
             loopback_only: true,
         }
     }

@@ -241,6 +241,10 @@ pub trait AuthStore: Send + Sync + std::fmt::Debug + 'static {
         now: DateTime<Utc>,
     ) -> Result<()>;
 
+    /// Deletes refresh tokens and authorization codes that expired before `before`; returns
+    /// how many refresh tokens went. Expired ones can never be used again.
+    async fn purge_expired(&self, before: DateTime<Utc>) -> Result<u64>;
+
     /// The family of the token hashing to `token_hash`, if it exists.
     async fn token_family(&self, token_hash: &str) -> Result<Option<String>>;
 

@@ -104,6 +104,10 @@ impl AuthStore for SqlMetadataStore {
         tokens::revoke_user(&self.db, tenant, user, now).await
     }
 
+    async fn purge_expired(&self, before: DateTime<Utc>) -> Result<u64> {
+        tokens::purge_expired(&self.db, before).await
+    }
+
     async fn token_family(&self, token_hash: &str) -> Result<Option<String>> {
         tokens::family(&self.db, token_hash).await
     }

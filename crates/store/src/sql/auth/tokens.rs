@@ -175,6 +175,22 @@ pub(crate) async fn revoke_family(db: &Db, family_id: &str, now: DateTime<Utc>) 
     revoke_family_with(&db.pool, family_id, now).await
 }
 
+/// Deletes refresh tokens and authorization codes that expired before `before`.
+pub(crate) async fn purge_expired(db: &Db, before: DateTime<Utc>) -> Result<u64> {
+    let cutoff = ts(&before);
+    let tokens = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at < $1")
+        .bind(&cutoff)
+        .execute(&db.pool)
+        .await
+        .map_err(store_error)?;
+    sqlx::query("DELETE FROM auth_codes WHERE expires_at < $1")
+        .bind(&cutoff)
+        .execute(&db.pool)
+        .await
+        .map_err(store_error)?;
+    Ok(tokens.rows_affected())
+}
+
 /// Revokes every live refresh token of a user.
 pub(crate) async fn revoke_user(
     db: &Db,

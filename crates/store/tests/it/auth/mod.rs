@@ -41,6 +41,7 @@ cases!(
     tokens::expired_unknown_and_mismatched_rotations_change_nothing,
     tokens::concurrent_rotations_have_one_winner_and_revoke_the_family,
     tokens::revoking_a_family_spares_other_families,
+    tokens::user_revocation_and_purge_of_expired_tokens,
     clients::clients_round_trip_and_delete_with_their_codes_and_tokens,
     clients::auth_codes_are_taken_once,
     clients::concurrent_takers_of_a_code_have_one_winner,

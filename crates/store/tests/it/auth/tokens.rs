@@ -377,3 +377,76 @@ pub(super) async fn revoking_a_family_spares_other_families(h: Arc<Harness>) {
     assert!(matches!(r, Rotation::Rotated(_)), "{r:?}");
     stores.metadata.close().await;
 }
+
+pub(super) async fn user_revocation_and_purge_of_expired_tokens(h: Arc<Harness>) {
+    let stores = h.stores().await;
+    let store = &stores.auth;
+    let t = tenant();
+    let u = user(&t, &username("purge"));
+    let other = user(&t, &username("bystander"));
+    store.create_user(&u).await.unwrap();
+    store.create_user(&other).await.unwrap();
+    let now = time::now();
+    let live = refresh_token(&u, None, &family());
+    let mut expired = refresh_token(&u, None, &family());
+    expired.expires_at = now - chrono::Duration::hours(1);
+    let theirs = refresh_token(&other, None, &family());
+    for tok in [&live, &expired, &theirs] {
+        store.insert_refresh_token(tok).await.unwrap();
+    }
+    // Revoking a user's tokens spares everyone else's; another tenant's id changes nothing.
+    store
+        .revoke_user_tokens(&tenant(), &u.id, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_refresh_token(&live.token_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None
+    );
+    store.revoke_user_tokens(&t, &u.id, now).await.unwrap();
+    assert_eq!(
+        store
+            .find_refresh_token(&live.token_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(now)
+    );
+    assert_eq!(
+        store
+            .find_refresh_token(&theirs.token_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None
+    );
+    // Purging drops what expired, and only that.
+    let purged = store.purge_expired(now).await.unwrap();
+    assert!(purged >= 1, "{purged}");
+    assert_eq!(
+        store.find_refresh_token(&expired.token_hash).await.unwrap(),
+        None
+    );
+    assert!(
+        store
+            .find_refresh_token(&live.token_hash)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .find_refresh_token(&theirs.token_hash)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    stores.metadata.close().await;
+}
