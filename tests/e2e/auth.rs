@@ -993,10 +993,13 @@ async fn get_json_auth(http: &reqwest::Client, url: String, token: &str) -> Valu
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_client_has_its_own_budget() {
-    let login = |http: reqwest::Client, url: String, client_addr: &'static str| async move {
+    let login = |http: reqwest::Client,
+                 url: String,
+                 client_addr: &'static str,
+                 user: &'static str| async move {
         http.post(url)
             .header("X-Forwarded-For", format!("203.0.113.99, {client_addr}"))
-            .json(&json!({"username": "nobody", "password": "wrong password"}))
+            .json(&json!({"username": user, "password": "wrong password"}))
             .send()
             .await
             .unwrap()
@@ -1011,16 +1014,37 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_budget() {
     ]);
     let (http, url) = (client(), server.url("/api/v1/auth/login"));
     let mut a = Vec::new();
-    for _ in 0..3 {
-        a.push(login(http.clone(), url.clone(), "198.51.100.1").await);
+    for user in ["u1", "u2", "u3"] {
+        a.push(login(http.clone(), url.clone(), "198.51.100.1", user).await);
     }
     assert_eq!(a, [401, 401, 429]);
-    assert_eq!(login(http.clone(), url.clone(), "198.51.100.2").await, 401);
+    assert_eq!(
+        login(http.clone(), url.clone(), "198.51.100.2", "u4").await,
+        401
+    );
+    // One account guessed from many addresses runs out of its own budget.
+    assert_eq!(
+        login(http.clone(), url.clone(), "198.51.100.3", "u1").await,
+        401
+    );
+    assert_eq!(
+        login(http.clone(), url.clone(), "198.51.100.4", "u1").await,
+        429
+    );
 
     // Untrusted peer: the header is ignored, everyone shares the peer's bucket.
     let (_dir2, plain) = auth_server(&[("QUARRY_RATE_LIMIT_ANONYMOUS", "2")]);
     let url = plain.url("/api/v1/auth/login");
-    assert_eq!(login(http.clone(), url.clone(), "198.51.100.1").await, 401);
-    assert_eq!(login(http.clone(), url.clone(), "198.51.100.2").await, 401);
-    assert_eq!(login(http.clone(), url.clone(), "198.51.100.3").await, 429);
+    assert_eq!(
+        login(http.clone(), url.clone(), "198.51.100.1", "v1").await,
+        401
+    );
+    assert_eq!(
+        login(http.clone(), url.clone(), "198.51.100.2", "v2").await,
+        401
+    );
+    assert_eq!(
+        login(http.clone(), url.clone(), "198.51.100.3", "v3").await,
+        429
+    );
 }

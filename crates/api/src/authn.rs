@@ -217,7 +217,7 @@ async fn finish(decision: Decision, next: Next, req: Request) -> Response {
     with_headers(next.run(req).await, decision)
 }
 
-fn rate_limited(decision: Decision) -> Response {
+pub(crate) fn rate_limited(decision: Decision) -> Response {
     let mut resp = ApiError::new(
         ErrorCode::RateLimited,
         format!(

@@ -205,8 +205,24 @@ pub(crate) async fn setup(
 pub(crate) async fn login(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<LoginBody>,
-) -> ApiResult<Json<LoginView>> {
-    let auth = authenticator(&state)?;
+) -> Result<Json<LoginView>, axum::response::Response> {
+    use axum::response::IntoResponse;
+    // Each account has its own budget too, so guessing one password from many addresses
+    // is as slow as from one.
+    let account = format!("login:{}", body.username.trim().to_lowercase());
+    let decision = state
+        .limiter
+        .check(&account, state.config.rate_limits.anonymous);
+    if !decision.allowed {
+        return Err(crate::authn::rate_limited(decision));
+    }
+    login_checked(&state, body)
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
+async fn login_checked(state: &AppState, body: LoginBody) -> ApiResult<Json<LoginView>> {
+    let auth = authenticator(state)?;
     let (user, tokens) = auth.login(&body.username, body.password).await?;
     Ok(Json(LoginView {
         user: user.into(),
