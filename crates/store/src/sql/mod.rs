@@ -11,6 +11,7 @@ mod connect;
 mod error;
 mod events;
 mod messages;
+mod patch;
 mod rows;
 mod runs;
 mod sessions;

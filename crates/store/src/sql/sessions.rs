@@ -8,6 +8,7 @@ use sqlx::Row;
 
 use super::Db;
 use super::error::{store_error, write_error};
+use super::patch::{Value, update_returning};
 use super::rows::{self, ARTIFACT_COLUMNS, SESSION_COLUMNS, db_int, total_from_page, ts};
 
 const INSERT: &str = "INSERT INTO sessions (tenant_id, id, name, status, model, hitl_mode, \
@@ -169,54 +170,31 @@ pub(crate) async fn update(
         .kernel_variables
         .map(|v| db_int(v, "kernel_variables"))
         .transpose()?;
-    let mut sets = Vec::new();
-    let mut n = 2;
-    let mut next = |col: &str| {
-        n += 1;
-        format!("{col} = ${n}")
-    };
-    if patch.name.is_some() {
-        sets.push(next("name"));
-    }
-    if patch.status.is_some() {
-        sets.push(next("status"));
-    }
-    if patch.model.is_some() {
-        sets.push(next("model"));
-    }
-    if patch.hitl_mode.is_some() {
-        sets.push(next("hitl_mode"));
-    }
-    if kernel_variables.is_some() {
-        sets.push(next("kernel_variables"));
-    }
-    sets.push(next("updated_at"));
-    let sql = format!(
-        "UPDATE sessions SET {} WHERE tenant_id = $1 AND id = $2 RETURNING {SESSION_COLUMNS}",
-        sets.join(", ")
-    );
-    // Binds follow the order of `sets`.
-    let mut q = sqlx::query(&sql).bind(tenant.as_str()).bind(id.as_str());
+    let mut changes = Vec::new();
     if let Some(name) = &patch.name {
-        q = q.bind(name.as_str());
+        changes.push(("name", Value::Text(Some(name.as_str()))));
     }
     if let Some(status) = patch.status {
-        q = q.bind(status.as_str());
+        changes.push(("status", Value::Text(Some(status.as_str()))));
     }
     if let Some(model) = &patch.model {
-        q = q.bind(model.as_deref());
+        changes.push(("model", Value::Text(model.as_deref())));
     }
     if let Some(mode) = patch.hitl_mode {
-        q = q.bind(mode.as_str());
+        changes.push(("hitl_mode", Value::Text(Some(mode.as_str()))));
     }
     if let Some(v) = kernel_variables {
-        q = q.bind(v);
+        changes.push(("kernel_variables", Value::Int(v)));
     }
-    let row = q
-        .bind(ts(&time::now()))
-        .fetch_optional(&db.pool)
-        .await
-        .map_err(store_error)?;
+    let row = update_returning(
+        db,
+        "sessions",
+        SESSION_COLUMNS,
+        tenant.as_str(),
+        id.as_str(),
+        &changes,
+    )
+    .await?;
     row.as_ref()
         .map(rows::session)
         .unwrap_or_else(|| Err(not_found(id)))

@@ -1,6 +1,6 @@
 //! User queries.
 
-use quarry_core::{Error, Page, Result, TenantId, User, UserId, UserPatch, time};
+use quarry_core::{Error, Page, Result, TenantId, User, UserId, UserPatch};
 use sqlx::Any;
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
@@ -8,6 +8,7 @@ use sqlx::query::Query;
 use super::rows::{self, USER_COLUMNS, flag};
 use crate::sql::Db;
 use crate::sql::error::{Violation, store_error, violation};
+use crate::sql::patch::{Value, update_returning};
 use crate::sql::rows::{total, total_from_page, ts};
 use crate::sql::url::Backend;
 
@@ -177,48 +178,28 @@ pub(crate) async fn update(
     id: &UserId,
     patch: &UserPatch,
 ) -> Result<User> {
-    let mut sets = Vec::new();
-    let mut n = 2;
-    let mut next = |col: &str| {
-        n += 1;
-        format!("{col} = ${n}")
-    };
-    if patch.email.is_some() {
-        sets.push(next("email"));
-    }
-    if patch.role.is_some() {
-        sets.push(next("role"));
-    }
-    if patch.password_hash.is_some() {
-        sets.push(next("password_hash"));
-    }
-    if patch.disabled.is_some() {
-        sets.push(next("disabled"));
-    }
-    sets.push(next("updated_at"));
-    let sql = format!(
-        "UPDATE users SET {} WHERE tenant_id = $1 AND id = $2 RETURNING {USER_COLUMNS}",
-        sets.join(", ")
-    );
-    // Binds follow the order of `sets`.
-    let mut q = sqlx::query(&sql).bind(tenant.as_str()).bind(id.as_str());
+    let mut changes = Vec::new();
     if let Some(email) = &patch.email {
-        q = q.bind(email.as_deref());
+        changes.push(("email", Value::Text(email.as_deref())));
     }
     if let Some(role) = patch.role {
-        q = q.bind(role.as_str());
+        changes.push(("role", Value::Text(Some(role.as_str()))));
     }
     if let Some(hash) = &patch.password_hash {
-        q = q.bind(hash.as_str());
+        changes.push(("password_hash", Value::Text(Some(hash.as_str()))));
     }
     if let Some(disabled) = patch.disabled {
-        q = q.bind(flag(disabled));
+        changes.push(("disabled", Value::Int(flag(disabled))));
     }
-    let row = q
-        .bind(ts(&time::now()))
-        .fetch_optional(&db.pool)
-        .await
-        .map_err(store_error)?;
+    let row = update_returning(
+        db,
+        "users",
+        USER_COLUMNS,
+        tenant.as_str(),
+        id.as_str(),
+        &changes,
+    )
+    .await?;
     row.as_ref()
         .map(rows::user)
         .unwrap_or_else(|| Err(not_found(id)))
