@@ -3,7 +3,7 @@
 //! Credentials come as `X-API-Key` or `Authorization: Bearer` (an access token or an API
 //! key). Without credentials a request acts as the owner unless auth is required. The
 //! resolved [`Principal`] goes into the request's extensions for [`crate::extract::Caller`];
-//! `X-TenantID` switches tenant only for principals that act for tenants. Every response of
+//! `X-Tenant-ID` switches tenant only for principals that act for tenants. Every response of
 //! a counted request carries `X-RateLimit-Limit`, `-Remaining` and `-Reset`.
 
 use std::{

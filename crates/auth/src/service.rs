@@ -517,6 +517,19 @@ impl Authenticator {
         }
     }
 
+    /// `grant_type=refresh_token` at the token endpoint: the client authenticates as it did
+    /// when it got the token, then the token rotates as in [`Authenticator::refresh`].
+    pub async fn refresh_for_client(
+        &self,
+        client_id: &str,
+        client_secret: Option<&str>,
+        refresh_token: &str,
+    ) -> Result<TokenPair, AuthError> {
+        let client = self.client(client_id).await?;
+        Self::check_secret(&client, client_secret)?;
+        self.refresh(refresh_token, Some(&client.id)).await
+    }
+
     /// `grant_type=client_credentials`: an access token for a confidential client's service
     /// user (no refresh token, per RFC 6749 §4.4.3).
     pub async fn client_credentials(

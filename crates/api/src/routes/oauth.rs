@@ -155,20 +155,7 @@ pub(crate) async fn token(
         }
         "refresh_token" => match (&client, &form.refresh_token) {
             (Some((id, secret)), Some(rt)) => {
-                // The client must authenticate as it did when it got the token.
-                match ClientId::parse(id) {
-                    Ok(cid) => match auth.store().find_client(&cid).await {
-                        Ok(Some(c)) if secret_matches(&c, secret.as_deref()) => {
-                            auth.refresh(rt, Some(&cid)).await
-                        }
-                        Ok(_) => Err(AuthError::oauth(
-                            "invalid_client",
-                            "client authentication failed",
-                        )),
-                        Err(e) => Err(e.into()),
-                    },
-                    Err(_) => Err(AuthError::oauth("invalid_client", "unknown client")),
-                }
+                auth.refresh_for_client(id, secret.as_deref(), rt).await
             }
             _ => Err(AuthError::oauth(
                 "invalid_request",
@@ -196,16 +183,6 @@ pub(crate) async fn token(
             resp
         }
         Err(e) => from_auth_error(e),
-    }
-}
-
-fn secret_matches(client: &OAuthClient, presented: Option<&str>) -> bool {
-    match (&client.secret_hash, presented) {
-        (None, None) => true,
-        (Some(h), Some(p)) => {
-            quarry_auth::secret::secrets_equal(&quarry_auth::secret::sha256_hex(p), h)
-        }
-        _ => false,
     }
 }
 
