@@ -3,7 +3,7 @@
 //! It holds the ids, the records every surface shares (sessions, runs, artifacts, messages,
 //! turns, plans), the one [`Event`] enum every stream is rendered from, the [`Principal`]
 //! a request acts as, the crate [`Error`], and the ports other crates implement
-//! ([`MetadataStore`], [`ArtifactStore`]).
+//! ([`MetadataStore`], [`ArtifactStore`], [`LlmProvider`]).
 //!
 //! This crate must never depend on an HTTP framework, a database driver or an async runtime.
 
@@ -12,6 +12,7 @@ mod auth;
 mod error;
 mod event;
 mod ids;
+mod llm;
 mod message;
 mod plan;
 mod ports;
@@ -27,6 +28,10 @@ pub use auth::{
 pub use error::{Error, Result};
 pub use event::{Event, EventRecord, Usage};
 pub use ids::{ApiKeyId, ArtifactId, ClientId, MessageId, RunId, SessionId, TenantId, UserId};
+pub use llm::{
+    ChatEvent, ChatMessage, ChatRequest, ChatRole, ChatStream, Effort, FinishReason, LlmError,
+    LlmProvider, ToolCall, ToolSpec,
+};
 pub use message::{ExecutionResult, Image, Message, MessageQuery, Role, Turn};
 pub use plan::{Plan, PlanStep};
 pub use ports::{
