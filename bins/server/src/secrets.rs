@@ -5,7 +5,7 @@ use std::{path::Path, sync::Arc};
 
 use anyhow::Context;
 use quarry_auth::{AuthConfig, Authenticator, JwtKeys};
-use quarry_core::AuthStore;
+use quarry_core::{AuthStore, SecretBox};
 
 use crate::config::Config;
 
@@ -64,6 +64,30 @@ fn setup_token(config: &Config) -> anyhow::Result<Option<String>> {
     let token = quarry_auth::secret::random_token("qst_");
     write_private(&path, &token)?;
     Ok(Some(token))
+}
+
+/// The key that seals secrets at rest (provider API keys, database credentials): read from
+/// (or first written to) `<data dir>/secrets/data.key` as 64 hex digits, mode 0600. Losing
+/// this file makes stored secrets unreadable; back it up with the database.
+pub fn data_box(config: &Config) -> anyhow::Result<SecretBox> {
+    let dir = config.data_dir.join("secrets");
+    let path = dir.join("data.key");
+    match std::fs::read_to_string(&path) {
+        Ok(s) => {
+            let bytes = hex::decode(s.trim())
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .with_context(|| format!("{} must hold 64 hex digits", path.display()))?;
+            return Ok(SecretBox::new(&bytes));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let key = SecretBox::generate_key();
+    write_private(&path, &hex::encode(key))?;
+    tracing::info!(path = %path.display(), "generated the key that seals stored secrets");
+    Ok(SecretBox::new(&key))
 }
 
 /// The authenticator the server uses for `config` over `store`.

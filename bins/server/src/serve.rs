@@ -59,8 +59,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         admin: config.rate_limit_admin,
         anonymous: config.rate_limit_anonymous,
     };
-    let state =
-        AppState::new(metadata.clone(), Arc::new(artifacts), api_config).with_auth(authenticator);
+    let sealer = crate::secrets::data_box(&config)?;
+    let state = AppState::new(metadata.clone(), Arc::new(artifacts), api_config)
+        .with_auth(authenticator)
+        .with_sealer(sealer);
     let app = quarry_api::router(state);
 
     let addr = format!("{}:{}", config.host, config.port);

@@ -7,7 +7,8 @@ use std::{
 };
 
 use quarry_core::{
-    ArtifactStore, DEFAULT_SESSION_ID, MetadataStore, NewSession, Session, SessionId, TenantId,
+    ArtifactStore, DEFAULT_SESSION_ID, MetadataStore, NewSession, SecretBox, Session, SessionId,
+    TenantId,
 };
 
 use quarry_auth::{Authenticator, RateLimiter};
@@ -101,6 +102,8 @@ pub struct StateInner {
     pub auth: Option<Arc<Authenticator>>,
     /// Request budgets.
     pub(crate) limiter: Arc<RateLimiter>,
+    /// Seals secrets stored at rest (provider keys, database credentials).
+    pub sealer: SecretBox,
 }
 
 impl AppState {
@@ -118,12 +121,20 @@ impl AppState {
             listings: Arc::default(),
             auth: None,
             limiter: Arc::default(),
+            sealer: SecretBox::new(&SecretBox::generate_key()),
         }))
     }
 
     /// The same state, checking credentials with `auth`.
     pub fn with_auth(mut self, auth: Authenticator) -> Self {
         Arc::make_mut(&mut self.0).auth = Some(Arc::new(auth));
+        self
+    }
+
+    /// The same state, sealing stored secrets with `sealer` (the server's persistent key;
+    /// without it, a random key that lives as long as the process).
+    pub fn with_sealer(mut self, sealer: SecretBox) -> Self {
+        Arc::make_mut(&mut self.0).sealer = sealer;
         self
     }
 

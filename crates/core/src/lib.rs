@@ -18,6 +18,7 @@ mod plan;
 mod ports;
 mod principal;
 mod run;
+mod sealed;
 mod session;
 pub mod time;
 
@@ -39,6 +40,7 @@ pub use ports::{
 };
 pub use principal::{Principal, PrincipalRole};
 pub use run::{Run, RunKind, RunStatus};
+pub use sealed::{SecretBox, mask_secret};
 pub use session::{
     DEFAULT_SESSION_ID, HitlMode, NewSession, Page, Session, SessionPatch, SessionQuery,
     SessionStatus,
