@@ -157,6 +157,18 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for IdPath<
     }
 }
 
+/// Parses an artifact id (a path segment or `data_artifact_id`): 400 `INVALID_ID` when it is
+/// not one.
+pub fn artifact_id(raw: &str) -> Result<quarry_core::ArtifactId, ApiError> {
+    quarry_core::ArtifactId::parse(raw).map_err(|_| {
+        ApiError::new(
+            ErrorCode::InvalidId,
+            "invalid artifact id: must match [a-zA-Z0-9_-]{1,128}",
+        )
+        .with_details(json!({ "field": "artifact_id" }))
+    })
+}
+
 /// Parses a session id from a path segment: 400 `INVALID_ID` when it is not one.
 pub fn session_id(raw: &str) -> Result<SessionId, ApiError> {
     SessionId::parse(raw).map_err(|_| {

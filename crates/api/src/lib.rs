@@ -5,6 +5,7 @@
 //! only one that knows HTTP and the JSON wire names; errors become HTTP in exactly one table
 //! ([`error::ErrorCode`]). It must never talk to a database driver directly.
 
+pub mod agents;
 pub mod authn;
 pub mod error;
 mod extract;
