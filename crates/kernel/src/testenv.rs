@@ -1,0 +1,40 @@
+//! The Python environment the tests run kernels in (provisioned by scripts/test).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::{path::PathBuf, time::Duration};
+
+use crate::{LaunchOptions, SandboxConfig, env::PythonEnv};
+
+/// The shared test environment, or `None` (after saying so loudly) when it is missing and
+/// CI is not set; under CI a missing environment fails the test.
+pub async fn launch_options() -> Option<LaunchOptions> {
+    let root = std::env::var_os("QUARRY_TEST_PYTHON_ENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/quarry/test-env")
+        });
+    let env = PythonEnv::at(&root);
+    match env.inspect().await {
+        Ok(dirs) => Some(LaunchOptions {
+            python: env.python(),
+            python_dirs: dirs,
+            sandbox: SandboxConfig::default(),
+            start_timeout: Duration::from_secs(60),
+        }),
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!(
+                "the test Python environment {} is unusable: {e}",
+                root.display()
+            )
+        }
+        Err(e) => {
+            eprintln!(
+                "\n!!! SKIPPED: no test Python environment at {} ({e}); run scripts/test to provision it\n",
+                root.display()
+            );
+            None
+        }
+    }
+}
