@@ -31,6 +31,16 @@ pub struct LaunchOptions {
     pub sandbox: SandboxConfig,
     /// Longest wait for a new kernel to answer.
     pub start_timeout: Duration,
+    /// Where kernels' runtime directories (connection file, sockets) are made. Unix socket
+    /// paths are limited to 108 bytes: keep it short.
+    pub runtime_root: PathBuf,
+}
+
+impl LaunchOptions {
+    /// The runtime root of this process: `<tmp>/quarry-<pid>`.
+    pub fn default_runtime_root() -> PathBuf {
+        std::env::temp_dir().join(format!("quarry-{}", std::process::id()))
+    }
 }
 
 /// An error raised by executed code.
@@ -133,8 +143,8 @@ impl Kernel {
         uid: Option<u32>,
     ) -> Result<Self, KernelError> {
         let id = &new_id()[..12];
-        // Unix socket paths are limited to 108 bytes: keep the runtime directory short.
-        let runtime_dir = std::env::temp_dir().join(format!("qk-{id}"));
+        tokio::fs::create_dir_all(&options.runtime_root).await?;
+        let runtime_dir = options.runtime_root.join(format!("k-{id}"));
         let key = new_id();
         let files = prepare_dirs(&runtime_dir, workspace, uid, &key).await?;
         let layout = Layout {
@@ -212,6 +222,11 @@ impl Kernel {
     /// The uid the kernel runs as, when quarry is root.
     pub fn uid(&self) -> Option<u32> {
         self.uid
+    }
+
+    /// The kernel's runtime directory (named in its command line).
+    pub fn runtime_dir(&self) -> &Path {
+        &self.runtime_dir
     }
 
     /// The host process id of the kernel's outermost process.

@@ -5,11 +5,13 @@
 
 mod error;
 pub mod kernel;
+pub mod manager;
 pub mod sandbox;
 pub mod wire;
 
 pub use error::KernelError;
 pub use kernel::{CodeError, Execution, Kernel, LaunchOptions, Variable};
+pub use manager::{EnvSource, KernelConfig, KernelManager, KernelState, KernelStatus};
 pub use sandbox::SandboxConfig;
 pub mod env;
 

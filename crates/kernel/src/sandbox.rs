@@ -124,6 +124,30 @@ pub fn command(config: &SandboxConfig, layout: &Layout<'_>) -> (OsString, Vec<Os
     );
     args.push(config.tmp_bytes.to_string().into());
     args.extend(["--tmpfs", "/tmp"].map(OsString::from));
+    // bubblewrap makes missing parents of mount points private (0700) when run as root;
+    // the kernel's uid must be able to walk through them.
+    let mut parents: Vec<&Path> = Vec::new();
+    for dir in layout
+        .python_dirs
+        .iter()
+        .map(PathBuf::as_path)
+        .chain([layout.runtime_dir])
+    {
+        for p in dir
+            .ancestors()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
+            if p != Path::new("/") && p != Path::new("/tmp") && !parents.contains(&p) {
+                parents.push(p);
+            }
+        }
+    }
+    for p in parents {
+        args.extend(["--perms".into(), "0755".into(), "--dir".into(), p.into()]);
+    }
     for dir in layout.python_dirs {
         args.extend(["--ro-bind".into(), dir.into(), dir.into()]);
     }

@@ -22,6 +22,7 @@ pub async fn launch_options() -> Option<LaunchOptions> {
             python_dirs: dirs,
             sandbox: SandboxConfig::default(),
             start_timeout: Duration::from_secs(60),
+            runtime_root: LaunchOptions::default_runtime_root(),
         }),
         Err(e) if std::env::var_os("CI").is_some() => {
             panic!(
@@ -37,4 +38,19 @@ pub async fn launch_options() -> Option<LaunchOptions> {
             None
         }
     }
+}
+
+/// A manager over the test environment with workspaces under `root`, or `None` (skipped).
+pub async fn manager(
+    root: &std::path::Path,
+    pool_size: usize,
+    execution_timeout: Duration,
+) -> Option<std::sync::Arc<crate::KernelManager>> {
+    let opts = launch_options().await?;
+    let env_root = opts.python.parent()?.parent()?.to_owned();
+    let mut config = crate::KernelConfig::for_data_dir(root);
+    config.env = crate::EnvSource::Existing(env_root);
+    config.pool_size = pool_size;
+    config.execution_timeout = execution_timeout;
+    Some(crate::KernelManager::new(config, root.join("workspaces")))
 }
