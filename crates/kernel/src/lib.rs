@@ -3,12 +3,14 @@
 //!
 //! Depends on quarry-core only; it knows nothing of HTTP or storage.
 
+pub mod analyst;
 mod error;
 pub mod kernel;
 pub mod manager;
 pub mod sandbox;
 pub mod wire;
 
+pub use analyst::{AnalystError, Generated, PythonAnalyst};
 pub use error::KernelError;
 pub use kernel::{CodeError, Execution, Kernel, LaunchOptions, Variable};
 pub use manager::{EnvSource, KernelConfig, KernelManager, KernelState, KernelStatus};
