@@ -8,6 +8,7 @@ mod crash;
 mod dsagent;
 mod errors;
 mod health;
+mod kernel;
 mod layers;
 mod sessions;
 mod shutdown;

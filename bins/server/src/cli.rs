@@ -20,6 +20,9 @@ enum Command {
     Serve(ServeArgs),
     /// Create or update the metadata store's schema, then exit.
     Migrate(CommonArgs),
+    /// Create the Python environment kernels run in (`<data dir>/python`) and check the
+    /// sandbox, showing progress; `serve` does it on first use otherwise.
+    Setup(CommonArgs),
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -180,6 +183,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("no user named {username}"))?;
             let issued = auth.create_api_key(&user, &name).await?;
             say(&issued.secret)
+        }
+        Command::Setup(args) => {
+            let config = Config::load(args.config.as_deref(), args.overrides())?;
+            crate::kernels::setup(&config, |line| {
+                let _ = say(line);
+            })
+            .await?;
+            say("setup complete")
         }
         Command::Migrate(args) => {
             let config = Config::load(args.config.as_deref(), args.overrides())?;

@@ -61,6 +61,34 @@ pub struct Config {
     pub dsagent_api_key: Option<String>,
     /// DSAgent's `DSAGENT_REQUIRE_API_KEY`: refuse to start without `DSAGENT_API_KEY`.
     pub dsagent_require_api_key: bool,
+    /// DSAgent's `DSAGENT_MAX_UPLOAD_MB`: largest uploaded file in MB (0 = no limit).
+    pub dsagent_max_upload_mb: u64,
+    /// Run Python kernels (the kernel, files' kernel side and `/agents/python`).
+    pub kernel_enabled: bool,
+    /// Run kernels in the bubblewrap sandbox. Turning it off lets code reach the host and
+    /// the network; quarry then logs a warning at start.
+    pub kernel_sandbox: bool,
+    /// An existing Python environment with ipykernel to use instead of quarry's own
+    /// (`<data dir>/python`, created by `quarry setup` or on first use).
+    pub kernel_python_env: Option<PathBuf>,
+    /// The interpreter that creates quarry's environment.
+    pub kernel_base_python: String,
+    /// Pre-started kernels kept ready.
+    pub kernel_pool_size: usize,
+    /// Most session kernels at once.
+    pub kernel_max: usize,
+    /// A session's kernel idle this many seconds is stopped.
+    pub kernel_idle_timeout_seconds: u64,
+    /// Wall-clock limit of one execution, in seconds.
+    pub kernel_execution_timeout_seconds: u64,
+    /// Address-space limit of a kernel, in MB.
+    pub kernel_memory_mb: u64,
+    /// Most processes and threads of a kernel.
+    pub kernel_max_processes: u64,
+    /// Largest file a kernel may write, in MB.
+    pub kernel_max_file_mb: u64,
+    /// CPU seconds a kernel may use over its life.
+    pub kernel_cpu_seconds: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -101,6 +129,19 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             dsagent_api_key: None,
             dsagent_require_api_key: false,
+            dsagent_max_upload_mb: 50,
+            kernel_enabled: true,
+            kernel_sandbox: true,
+            kernel_python_env: None,
+            kernel_base_python: "python3.11".to_owned(),
+            kernel_pool_size: 2,
+            kernel_max: 32,
+            kernel_idle_timeout_seconds: 1800,
+            kernel_execution_timeout_seconds: 120,
+            kernel_memory_mb: 2048,
+            kernel_max_processes: 64,
+            kernel_max_file_mb: 512,
+            kernel_cpu_seconds: 3600,
         }
     }
 }
@@ -126,7 +167,7 @@ pub struct Overrides {
 }
 
 /// Keys the `QUARRY_*` environment may set (others, like `QUARRY_TEST_*`, are not settings).
-const ENV_KEYS: [&str; 16] = [
+const ENV_KEYS: [&str; 28] = [
     "host",
     "port",
     "data_dir",
@@ -143,6 +184,18 @@ const ENV_KEYS: [&str; 16] = [
     "rate_limit_admin",
     "rate_limit_anonymous",
     "trusted_proxies",
+    "kernel_enabled",
+    "kernel_sandbox",
+    "kernel_python_env",
+    "kernel_base_python",
+    "kernel_pool_size",
+    "kernel_max",
+    "kernel_idle_timeout_seconds",
+    "kernel_execution_timeout_seconds",
+    "kernel_memory_mb",
+    "kernel_max_processes",
+    "kernel_max_file_mb",
+    "kernel_cpu_seconds",
 ];
 
 impl Config {
@@ -173,7 +226,12 @@ impl Config {
         Ok(fig
             .merge(
                 Env::raw()
-                    .only(&["DATABASE_URL", "DSAGENT_API_KEY", "DSAGENT_REQUIRE_API_KEY"])
+                    .only(&[
+                        "DATABASE_URL",
+                        "DSAGENT_API_KEY",
+                        "DSAGENT_REQUIRE_API_KEY",
+                        "DSAGENT_MAX_UPLOAD_MB",
+                    ])
                     .lowercase(true),
             )
             .merge(Env::prefixed("QUARRY_").only(&ENV_KEYS))

@@ -59,10 +59,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         admin: config.rate_limit_admin,
         anonymous: config.rate_limit_anonymous,
     };
+    api_config.max_upload_bytes = config.dsagent_max_upload_mb.saturating_mul(1024 * 1024);
+    let kernels = crate::kernels::start(&config, &api_config.workspace_root).await;
     let sealer = crate::secrets::data_box(&config)?;
-    let state = AppState::new(metadata.clone(), Arc::new(artifacts), api_config)
+    let mut state = AppState::new(metadata.clone(), Arc::new(artifacts), api_config)
         .with_auth(authenticator)
         .with_sealer(sealer);
+    if let Some(k) = &kernels {
+        state = state.with_kernels(k.manager.clone());
+    }
     let app = quarry_api::router(state);
 
     let addr = format!("{}:{}", config.host, config.port);
@@ -95,6 +100,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::select! {
         result = &mut server => {
             purge.abort();
+            crate::kernels::stop(kernels).await;
             metadata.close().await;
             return result.context("server task failed")?.context("server failed");
         }
@@ -120,6 +126,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     server.abort();
     purge.abort();
+    crate::kernels::stop(kernels).await;
     // Abandoned requests may still hold connections; closing waits for them only so long.
     if tokio::time::timeout(CLOSE_TIMEOUT, metadata.close())
         .await

@@ -183,6 +183,28 @@ impl From<quarry_auth::AuthError> for ApiError {
     }
 }
 
+impl From<quarry_kernel::KernelError> for ApiError {
+    fn from(e: quarry_kernel::KernelError) -> Self {
+        use quarry_kernel::KernelError as K;
+        match e {
+            K::Environment(_) | K::Start(_) | K::Unavailable(_) => {
+                tracing::warn!(error = %e, "no kernel available");
+                Self::new(
+                    ErrorCode::ServiceUnavailable,
+                    format!("kernel unavailable: {e}"),
+                )
+            }
+            other => {
+                tracing::error!(error = %other, "kernel failed");
+                Self::new(
+                    ErrorCode::InternalError,
+                    "kernel failed; see the server log",
+                )
+            }
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.code.status();

@@ -3,7 +3,7 @@
 use utoipa::OpenApi;
 
 use crate::routes::*;
-use crate::routes::{auth, oauth};
+use crate::routes::{auth, files, kernel, oauth, python_agent};
 use crate::views;
 
 #[derive(OpenApi)]
@@ -25,6 +25,10 @@ use crate::views;
         auth::list_users, auth::create_user, auth::get_user, auth::update_user, auth::delete_user,
         oauth::token, oauth::authorize, oauth::create_client, oauth::list_clients,
         oauth::delete_client,
+        kernel_state, execute, reset,
+        list_files, upload_files, download_file, delete_file,
+        list_artifacts, download_artifact, delete_artifact,
+        python_agent,
     ),
     components(schemas(
         views::Health, views::SessionView, views::SessionList, views::SessionDetail,
@@ -33,12 +37,18 @@ use crate::views;
         auth::UserView, auth::TokenView, auth::LoginView, auth::NewUserBody, auth::LoginBody,
         auth::RefreshBody, auth::KeyView, auth::NewKeyBody, auth::UpdateUserBody,
         oauth::TokenRequest, oauth::NewClientBody, oauth::ClientView,
+        kernel::ExecuteBody, kernel::ExecutionView, kernel::ImageView, kernel::ErrorDetail,
+        kernel::KernelView, kernel::VariableView,
+        files::Category, files::ArtifactType, files::FileView, files::FileList,
+        files::ArtifactList, files::UploadView,
+        python_agent::PythonAgentBody, crate::agents::AgentResponse, crate::agents::AgentArtifact,
     )),
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "sessions", description = "oneprompt and OpenAnalyst sessions"),
         (name = "dsagent", description = "DSAgent sessions"),
         (name = "artifacts", description = "Files produced by runs"),
+        (name = "agents", description = "oneprompt agents"),
         (name = "auth", description = "Setup, login, tokens and API keys"),
         (name = "users", description = "User management"),
         (name = "oauth", description = "OAuth2 for machine clients"),

@@ -35,6 +35,9 @@ pub struct ApiConfig {
     /// protection of a server without authentication. Off when an operator deliberately
     /// serves on another address (behind an authenticating proxy).
     pub loopback_only: bool,
+    /// Largest file accepted by the DSAgent upload, in bytes (`DSAGENT_MAX_UPLOAD_MB`);
+    /// 0 means no limit.
+    pub max_upload_bytes: u64,
 }
 
 impl ApiConfig {
@@ -48,6 +51,7 @@ impl ApiConfig {
             rate_limits: RateLimits::default(),
             trusted_proxies: Vec::new(),
             loopback_only: true,
+            max_upload_bytes: 50 * 1024 * 1024,
         }
     }
 }
@@ -104,6 +108,10 @@ pub struct StateInner {
     pub(crate) limiter: Arc<RateLimiter>,
     /// Seals secrets stored at rest (provider keys, database credentials).
     pub sealer: SecretBox,
+    /// Python kernels, one per session; `None` when the server runs without them.
+    pub kernels: Option<Arc<quarry_kernel::KernelManager>>,
+    /// Writes the code of `/agents/python` (rules, then a model when one is set).
+    pub python_analyst: quarry_kernel::PythonAnalyst,
 }
 
 impl AppState {
@@ -122,6 +130,8 @@ impl AppState {
             auth: None,
             limiter: Arc::default(),
             sealer: SecretBox::new(&SecretBox::generate_key()),
+            kernels: None,
+            python_analyst: quarry_kernel::PythonAnalyst::default(),
         }))
     }
 
@@ -135,6 +145,18 @@ impl AppState {
     /// without it, a random key that lives as long as the process).
     pub fn with_sealer(mut self, sealer: SecretBox) -> Self {
         Arc::make_mut(&mut self.0).sealer = sealer;
+        self
+    }
+
+    /// The same state, running code in `kernels`.
+    pub fn with_kernels(mut self, kernels: Arc<quarry_kernel::KernelManager>) -> Self {
+        Arc::make_mut(&mut self.0).kernels = Some(kernels);
+        self
+    }
+
+    /// The same state, asking `llm` for the Python the offline analyst cannot write.
+    pub fn with_python_llm(mut self, llm: Arc<dyn quarry_core::LlmProvider>) -> Self {
+        Arc::make_mut(&mut self.0).python_analyst = quarry_kernel::PythonAnalyst::new(Some(llm));
         self
     }
 

@@ -5,8 +5,11 @@ mod artifacts;
 pub(crate) mod auth;
 mod docs;
 mod dsagent;
+pub(crate) mod files;
 mod health;
+pub(crate) mod kernel;
 pub(crate) mod oauth;
+pub(crate) mod python_agent;
 pub(crate) mod sessions;
 
 use axum::{
@@ -32,7 +35,13 @@ pub(crate) use dsagent::{
     __path_delete_session as __path_ds_delete_session, __path_get_session as __path_ds_get_session,
     __path_list_sessions as __path_ds_list_sessions, __path_update_session,
 };
+pub(crate) use files::{
+    __path_delete_artifact, __path_delete_file, __path_download_artifact, __path_download_file,
+    __path_list_artifacts, __path_list_files, __path_upload_files,
+};
 pub(crate) use health::{__path_health, __path_ready};
+pub(crate) use kernel::{__path_execute, __path_kernel_state, __path_reset};
+pub(crate) use python_agent::__path_python_agent;
 pub(crate) use sessions::{
     __path_create_session, __path_delete_session, __path_get_session, __path_list_sessions,
 };
@@ -44,6 +53,9 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(sessions::router())
         .merge(dsagent::router())
+        .merge(kernel::router())
+        .merge(files::router())
+        .merge(python_agent::router())
         .merge(artifacts::router())
         .merge(auth::router())
         .merge(oauth::router())

@@ -169,6 +169,11 @@ pub(crate) async fn delete_with_files(
             tracing::warn!(artifact_id = %artifact.id, error = %e, "could not delete artifact bytes");
         }
     }
+    if let Some(kernels) = &state.kernels {
+        kernels
+            .reset(&format!("{}/{}", tenant.as_str(), id.as_str()))
+            .await;
+    }
     let workspace = state.workspace_path(tenant, id);
     match tokio::fs::remove_dir_all(&workspace).await {
         Ok(()) => {}

@@ -1,0 +1,356 @@
+//! oneprompt's `POST /agents/python`: loads a data artifact (CSV, or JSON rows) as the
+//! DataFrame `df` in the session's kernel, runs the code the Python analyst writes for the
+//! instruction, and returns the uniform agent response with the `result` CSV and any
+//! pictures as artifacts.
+
+use std::path::{Path, PathBuf};
+
+use axum::{Json, Router, extract::State, routing::post};
+use base64::Engine;
+use futures::StreamExt;
+use quarry_core::{ArtifactKind, RunKind, sanitize_file_name};
+use quarry_kernel::analyst::py_str;
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::kernel::{kernel_key, kernels};
+use crate::{
+    AppState,
+    agents::{AgentResponse, RunRecorder, open_artifact},
+    error::{ApiError, ApiResult, ErrorCode},
+    extract::{Caller, JsonBody},
+};
+
+/// Largest data artifact loaded into the kernel, and largest result read back.
+const MAX_DATA_BYTES: u64 = 200 * 1024 * 1024;
+/// Longest instruction, in characters.
+const MAX_INSTRUCTION_CHARS: usize = 4000;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/agents/python", post(python_agent))
+}
+
+/// A Python analysis request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PythonAgentBody {
+    /// What analysis to perform.
+    pub instruction: String,
+    /// The data artifact (CSV, or JSON: an array of row objects) loaded as `df`.
+    pub data_artifact_id: Option<String>,
+    /// File name of the result (default `result.csv`).
+    pub output_name: Option<String>,
+    /// The session (default: `default_local_user`).
+    pub session_id: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DataFormat {
+    Csv,
+    Json,
+}
+
+/// Run a Python analysis on a data artifact.
+#[utoipa::path(post, path = "/agents/python", tag = "agents", request_body = PythonAgentBody,
+    responses((status = 200, body = AgentResponse), (status = 400), (status = 404),
+              (status = 413), (status = 422), (status = 503)))]
+pub(crate) async fn python_agent(
+    State(state): State<AppState>,
+    Caller(me): Caller,
+    JsonBody(body): JsonBody<PythonAgentBody>,
+) -> ApiResult<Json<AgentResponse>> {
+    let instruction = body.instruction.trim().to_owned();
+    if instruction.is_empty() || instruction.chars().count() > MAX_INSTRUCTION_CHARS {
+        return Err(ApiError::validation(
+            "instruction",
+            "instruction must be 1 to 4000 characters",
+        ));
+    }
+    let output_name = match body.output_name.as_deref() {
+        None => "result.csv".to_owned(),
+        Some(raw) => sanitize_file_name(raw).ok_or_else(|| {
+            ApiError::validation("output_name", "output_name is not usable as a file name")
+        })?,
+    };
+    let manager = kernels(&state)?.clone();
+    let session = state
+        .session_or_default(&me.tenant_id, body.session_id.as_deref())
+        .await?;
+    let Some(raw_id) = body.data_artifact_id.as_deref() else {
+        return Err(ApiError::validation(
+            "data_artifact_id",
+            "data_artifact_id is required: the analysis runs on a data artifact loaded as `df`",
+        ));
+    };
+    let (artifact, mut stream) = open_artifact(&state, &me, raw_id).await?;
+    let format = data_format(&artifact.name, &artifact.media_type).ok_or_else(|| {
+        ApiError::validation(
+            "data_artifact_id",
+            "the data artifact must be CSV or JSON (an array of row objects)",
+        )
+    })?;
+    if artifact.size > MAX_DATA_BYTES {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "the data artifact is larger than 200 MB",
+        ));
+    }
+    let mut data = Vec::with_capacity(usize::try_from(artifact.size).unwrap_or(0));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            tracing::error!(error = %e, "cannot read the data artifact");
+            ApiError::new(ErrorCode::InternalError, "cannot read the data artifact")
+        })?;
+        data.extend_from_slice(&chunk);
+        if data.len() as u64 > MAX_DATA_BYTES {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                "the data artifact is larger than 200 MB",
+            ));
+        }
+    }
+    let columns = columns_of(&data, format)?;
+
+    let mut run = RunRecorder::start(&state, &session, RunKind::Python).await?;
+    let generated = match state.python_analyst.code_for(&instruction, &columns).await {
+        Ok(g) => g,
+        Err(e) => {
+            let message = e.to_string();
+            return Ok(Json(
+                run.finish(
+                    false,
+                    message.clone(),
+                    json!({"ok": false, "error": message}),
+                )
+                .await?,
+            ));
+        }
+    };
+
+    let workspace = state.workspace_path(&session.tenant_id, &session.id);
+    let run_dir_name = format!(".quarry-run-{}", run.run().id);
+    let run_dir = workspace.join(&run_dir_name);
+    let input = match format {
+        DataFormat::Csv => "input.csv",
+        DataFormat::Json => "input.json",
+    };
+    if let Err(e) = prepare_run_dir(&workspace, &run_dir, input, data).await {
+        return Err(run.fail(e).await);
+    }
+    let load = match format {
+        DataFormat::Csv => format!("df = pd.read_csv(_os.path.join(_qdir, {}))", py_str(input)),
+        DataFormat::Json => format!(
+            "import json as _json\nwith open(_os.path.join(_qdir, {})) as _f:\n    df = pd.DataFrame(_json.load(_f))",
+            py_str(input)
+        ),
+    };
+    let code = format!(
+        "import os as _os\nimport numpy as np\nimport pandas as pd\n\
+         _qdir = _os.path.join(_os.environ.get('QUARRY_WORKSPACE', '.'), {dir})\n{load}\n\
+         {body}\n\
+         if not isinstance(result, pd.DataFrame):\n    result = pd.DataFrame(result)\n\
+         result.to_csv(_os.path.join(_qdir, 'result.csv'), index=False)\n\
+         print(f'{{len(result)}} rows x {{len(result.columns)}} columns')",
+        dir = py_str(&run_dir_name),
+        body = generated.code,
+    );
+    let outcome = manager
+        .execute(&kernel_key(&session), &workspace, &code)
+        .await;
+    let out = match outcome {
+        Ok(out) => out,
+        Err(e) => {
+            let _ = tokio::fs::remove_dir_all(&run_dir).await;
+            return Err(run.fail(e.into()).await);
+        }
+    };
+    let mut saved = Ok(());
+    if out.success {
+        saved = save_result(&mut run, &run_dir.join("result.csv"), &output_name).await;
+    }
+    for (i, image) in out.images.iter().enumerate() {
+        if saved.is_err() {
+            break;
+        }
+        if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(&image.data) {
+            let name = format!("figure_{}.{}", i + 1, image.format);
+            let media = format!("image/{}", image.format);
+            saved = run
+                .save_bytes(ArtifactKind::Image, &name, &media, bytes)
+                .await
+                .map(|_| ());
+        }
+    }
+    let _ = tokio::fs::remove_dir_all(&run_dir).await;
+    if let Err(e) = saved {
+        return Err(run.fail(e).await);
+    }
+    let error = out
+        .error
+        .as_ref()
+        .map(|e| format!("{}: {}", e.ename, e.evalue));
+    let summary = match &error {
+        None => generated.summary.clone(),
+        Some(e) => format!("The analysis failed: {e}"),
+    };
+    let result = json!({
+        "ok": out.success,
+        "summary": summary,
+        "code": generated.code,
+        "author": generated.author,
+        "stdout": out.stdout,
+        "stderr": out.stderr,
+        "error": error,
+        "traceback": out.error.as_ref().map(|e| e.traceback.clone()),
+        "timed_out": out.timed_out,
+        "duration_ms": out.duration_ms,
+    });
+    Ok(Json(run.finish(out.success, summary, result).await?))
+}
+
+fn data_format(name: &str, media_type: &str) -> Option<DataFormat> {
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".csv") || media_type.starts_with("text/csv") {
+        Some(DataFormat::Csv)
+    } else if lower.ends_with(".json") || media_type.starts_with("application/json") {
+        Some(DataFormat::Json)
+    } else {
+        None
+    }
+}
+
+/// Column names: the CSV header, or the keys of the JSON rows.
+fn columns_of(data: &[u8], format: DataFormat) -> ApiResult<Vec<String>> {
+    match format {
+        DataFormat::Csv => {
+            let text = String::from_utf8_lossy(&data[..data.len().min(64 * 1024)]);
+            let header = text.lines().next().unwrap_or_default();
+            Ok(split_csv_line(header.trim_start_matches('\u{feff}')))
+        }
+        DataFormat::Json => {
+            let rows: Vec<serde_json::Map<String, serde_json::Value>> =
+                serde_json::from_slice(data).map_err(|_| {
+                    ApiError::validation(
+                        "data_artifact_id",
+                        "the JSON data artifact must be an array of row objects",
+                    )
+                })?;
+            let mut cols: Vec<String> = Vec::new();
+            for row in rows.iter().take(100) {
+                for k in row.keys() {
+                    if !cols.contains(k) {
+                        cols.push(k.clone());
+                    }
+                }
+            }
+            Ok(cols)
+        }
+    }
+}
+
+/// The fields of one CSV line (RFC 4180 quoting).
+fn split_csv_line(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    out.push(field);
+    out.into_iter().map(|f| f.trim().to_owned()).collect()
+}
+
+/// Writes the input where the kernel reads it, in a directory the kernel may write to.
+async fn prepare_run_dir(
+    workspace: &Path,
+    run_dir: &Path,
+    input: &str,
+    data: Vec<u8>,
+) -> ApiResult<()> {
+    let io = |e: std::io::Error| {
+        tracing::error!(error = %e, "cannot prepare the analysis directory");
+        ApiError::new(
+            ErrorCode::InternalError,
+            "cannot prepare the analysis; see the server log",
+        )
+    };
+    tokio::fs::create_dir_all(workspace).await.map_err(io)?;
+    let owner = tokio::fs::symlink_metadata(workspace).await.map_err(io)?;
+    if owner.file_type().is_symlink() {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "the workspace is a symbolic link",
+        ));
+    }
+    tokio::fs::create_dir(run_dir).await.map_err(io)?;
+    let path: PathBuf = run_dir.join(input);
+    tokio::fs::write(&path, data).await.map_err(io)?;
+    use std::os::unix::fs::MetadataExt;
+    // The kernel may run as the workspace's owner, another uid than this server.
+    for p in [run_dir, path.as_path()] {
+        let _ = std::os::unix::fs::lchown(p, Some(owner.uid()), Some(owner.gid()));
+    }
+    Ok(())
+}
+
+async fn save_result(run: &mut RunRecorder, path: &Path, name: &str) -> ApiResult<()> {
+    // The kernel owns the run directory: it must not have become a link elsewhere.
+    if let Some(dir) = path.parent()
+        && tokio::fs::symlink_metadata(dir)
+            .await
+            .map_or(true, |m| !m.is_dir())
+    {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "the run directory was replaced",
+        ));
+    }
+    let meta = tokio::fs::symlink_metadata(path).await.map_err(|_| {
+        ApiError::new(
+            ErrorCode::InternalError,
+            "the analysis wrote no result; see the server log",
+        )
+    })?;
+    if !meta.is_file() || meta.len() > MAX_DATA_BYTES {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "the result is not a regular file of at most 200 MB",
+        ));
+    }
+    let bytes = tokio::fs::read(path).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot read the analysis result");
+        ApiError::new(ErrorCode::InternalError, "cannot read the result")
+    })?;
+    run.save_bytes(ArtifactKind::Result, name, "text/csv", bytes)
+        .await
+        .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_csv_headers() {
+        assert_eq!(
+            split_csv_line("a,\"b,c\",\"say \"\"hi\"\"\", d"),
+            ["a", "b,c", "say \"hi\"", "d"]
+        );
+        assert_eq!(data_format("x.CSV", ""), Some(DataFormat::Csv));
+        assert_eq!(
+            data_format("x.bin", "application/json"),
+            Some(DataFormat::Json)
+        );
+        assert_eq!(data_format("x.parquet", "application/octet-stream"), None);
+    }
+}
