@@ -81,7 +81,7 @@ pub struct Config {
     pub kernel_idle_timeout_seconds: u64,
     /// Wall-clock limit of one execution, in seconds.
     pub kernel_execution_timeout_seconds: u64,
-    /// Address-space limit of a kernel, in MB.
+    /// Address-space (virtual memory) limit of a kernel, in MB.
     pub kernel_memory_mb: u64,
     /// Most processes and threads of a kernel.
     pub kernel_max_processes: u64,
@@ -138,7 +138,7 @@ impl Default for Config {
             kernel_max: 32,
             kernel_idle_timeout_seconds: 1800,
             kernel_execution_timeout_seconds: 120,
-            kernel_memory_mb: 2048,
+            kernel_memory_mb: 4096,
             kernel_max_processes: 64,
             kernel_max_file_mb: 512,
             kernel_cpu_seconds: 3600,

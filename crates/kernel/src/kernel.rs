@@ -325,6 +325,8 @@ impl Kernel {
                     }
                 }
                 status = self.child.wait() => {
+                    let tail = log_tail(&self.runtime_dir.join("kernel.log"));
+                    tracing::warn!(log = %tail, "kernel process ended");
                     return Err(KernelError::Died(describe_exit(status)));
                 }
                 _ = tokio::time::sleep_until(deadline) => {

@@ -7,7 +7,7 @@
 //! already had.
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::HashMap,
     path::{Path, PathBuf},
     sync::{
         Arc,
@@ -23,6 +23,9 @@ use crate::{
     Execution, Kernel, KernelError, LaunchOptions, SandboxConfig, Variable, env::PythonEnv,
     kernel::chown_tree, sandbox::running_as_root,
 };
+
+/// Uids tried above the base, across every quarry process of the host.
+const UID_RANGE: u32 = 4096;
 
 /// Where the Python environment comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,7 +121,9 @@ pub struct KernelManager {
     launch: OnceCell<LaunchOptions>,
     sessions: std::sync::Mutex<HashMap<String, Arc<Mutex<Slot>>>>,
     warm: std::sync::Mutex<Vec<(Kernel, PathBuf)>>,
-    free_uids: std::sync::Mutex<BTreeSet<u32>>,
+    /// Uids taken by this manager's kernels, each held by a lock file so that other quarry
+    /// processes on the host never share it (the process limit counts per uid).
+    uid_locks: std::sync::Mutex<HashMap<u32, std::fs::File>>,
     refill: Notify,
     stopping: AtomicBool,
     as_root: bool,
@@ -128,16 +133,13 @@ impl KernelManager {
     /// A manager whose session workspaces live under `workspace_root`.
     pub fn new(config: KernelConfig, workspace_root: PathBuf) -> Arc<Self> {
         let as_root = config.sandbox.enabled && running_as_root();
-        let uids = (0..u32::try_from(config.max_kernels + config.pool_size).unwrap_or(1024))
-            .map(|n| config.sandbox.uid_base + n)
-            .collect();
         Arc::new(Self {
             config,
             workspace_root,
             launch: OnceCell::new(),
             sessions: Default::default(),
             warm: Default::default(),
-            free_uids: std::sync::Mutex::new(uids),
+            uid_locks: Default::default(),
             refill: Notify::new(),
             stopping: AtomicBool::new(false),
             as_root,
@@ -212,18 +214,35 @@ impl KernelManager {
         if !self.as_root {
             return Ok(None);
         }
-        let mut free = self.free_uids.lock().unwrap_or_else(|e| e.into_inner());
-        free.pop_first()
-            .map(Some)
-            .ok_or_else(|| KernelError::Unavailable("too many kernels are running".into()))
+        let dir = std::env::temp_dir().join("quarry-kernel-uids");
+        std::fs::create_dir_all(&dir)?;
+        let mut locks = self.uid_locks.lock().unwrap_or_else(|e| e.into_inner());
+        for n in 0..UID_RANGE {
+            let uid = self.config.sandbox.uid_base + n;
+            if locks.contains_key(&uid) {
+                continue;
+            }
+            let file = std::fs::File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(dir.join(format!("{uid}.lock")))?;
+            if file.try_lock().is_ok() {
+                locks.insert(uid, file);
+                return Ok(Some(uid));
+            }
+        }
+        Err(KernelError::Unavailable(
+            "no free uid for another kernel on this host".into(),
+        ))
     }
 
     fn give_uid(&self, uid: Option<u32>) {
         if let Some(uid) = uid {
-            self.free_uids
+            self.uid_locks
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert(uid);
+                .remove(&uid);
         }
     }
 
