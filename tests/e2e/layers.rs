@@ -55,6 +55,10 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         "quarry-auth",
         &["axum", "hyper", "sqlx", "reqwest", "tower"],
     ),
+    (
+        "quarry-kernel",
+        &["axum", "hyper", "sqlx", "reqwest", "tower"],
+    ),
     ("quarry-api", &["sqlx"]),
 ];
 

@@ -353,4 +353,200 @@ mod tests {
         );
         assert_eq!(data_format("x.parquet", "application/octet-stream"), None);
     }
+
+    mod with_a_kernel {
+        #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+        use std::{path::PathBuf, sync::Arc, time::Duration};
+
+        use axum::body::Body;
+        use futures::StreamExt;
+        use http_body_util::BodyExt;
+        use quarry_core::{
+            ArtifactKind, ChatEvent, ChatRequest, ChatStream, LlmError, LlmProvider, NewSession,
+            RunKind, SessionId, TenantId,
+        };
+        use quarry_store::{FsArtifactStore, MetadataOptions};
+        use serde_json::{Value, json};
+        use tower::ServiceExt;
+
+        use crate::{ApiConfig, AppState, agents::RunRecorder};
+
+        /// Writes Python that plots, as a model would.
+        #[derive(Debug)]
+        struct PlottingModel;
+
+        #[async_trait::async_trait]
+        impl LlmProvider for PlottingModel {
+            fn name(&self) -> &str {
+                "fake-vendor"
+            }
+            fn default_model(&self) -> &str {
+                "m"
+            }
+            fn supports_model(&self, _: &str) -> bool {
+                true
+            }
+            async fn chat(&self, _: ChatRequest) -> Result<ChatStream, LlmError> {
+                let text = "```python\nimport matplotlib.pyplot as plt\ndf.plot(x='region', y='revenue')\nplt.show()\nresult = df.corr(numeric_only=True)\n```";
+                let events = vec![
+                    Ok(ChatEvent::TextDelta { text: text.into() }),
+                    Ok(ChatEvent::Finish {
+                        reason: quarry_core::FinishReason::Stop,
+                        provider: "fake-vendor".into(),
+                        model: "m".into(),
+                    }),
+                ];
+                Ok(Box::pin(futures::stream::iter(events)))
+            }
+        }
+
+        fn kernel_env() -> Option<PathBuf> {
+            let root = std::env::var_os("QUARRY_TEST_PYTHON_ENV")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                        .join(".cache/quarry/kernel-env")
+                });
+            if root.join("bin/python").exists() {
+                return Some(root);
+            }
+            if std::env::var_os("CI").is_some() {
+                panic!("no kernel Python environment at {}", root.display());
+            }
+            eprintln!(
+                "\n!!! SKIPPED: no kernel Python environment at {}\n",
+                root.display()
+            );
+            None
+        }
+
+        async fn post(state: &AppState, body: Value) -> (u16, Value) {
+            let req = axum::http::Request::post("/agents/python")
+                .header("host", "localhost")
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap();
+            let resp = crate::router(state.clone()).oneshot(req).await.unwrap();
+            let status = resp.status().as_u16();
+            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice(&bytes).unwrap())
+        }
+
+        async fn artifact_text(state: &AppState, id: &str) -> String {
+            let id = quarry_core::ArtifactId::parse(id).unwrap();
+            let a = state
+                .metadata
+                .get_artifact(&TenantId::owner(), &id)
+                .await
+                .unwrap();
+            let (_, mut stream) = state.artifacts.open(&a.storage_key).await.unwrap();
+            let mut out = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                out.extend_from_slice(&chunk.unwrap());
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn python_agent_answers_with_a_result_csv_and_images() {
+            let Some(env) = kernel_env() else { return };
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("q.db").display());
+            let meta = quarry_store::connect_metadata(&url, MetadataOptions::default())
+                .await
+                .unwrap();
+            let files = FsArtifactStore::open(dir.path().join("artifacts"))
+                .await
+                .unwrap();
+            let config = ApiConfig::for_data_dir(dir.path());
+            let mut kc = quarry_kernel::KernelConfig::for_data_dir(dir.path());
+            kc.env = quarry_kernel::EnvSource::Existing(env);
+            kc.pool_size = 0;
+            kc.execution_timeout = Duration::from_secs(60);
+            let manager = quarry_kernel::KernelManager::new(kc, config.workspace_root.clone());
+            let state = AppState::new(meta, Arc::new(files), config).with_kernels(manager.clone());
+
+            // A data artifact from an earlier run.
+            let session = state
+                .metadata
+                .create_session(NewSession::named(TenantId::owner(), "py"))
+                .await
+                .unwrap();
+            let mut run = RunRecorder::start(&state, &session, RunKind::Data)
+                .await
+                .unwrap();
+            let data = run
+                .save_bytes(
+                    ArtifactKind::Data,
+                    "sales.csv",
+                    "text/csv",
+                    "region,revenue,cost\nEast,100,60\nWest,250,100\nEast,50,20\n",
+                )
+                .await
+                .unwrap();
+            run.finish(true, "data", json!({})).await.unwrap();
+            let session_id: &SessionId = &session.id;
+
+            let (status, body) = post(
+                &state,
+                json!({"instruction": "Total revenue by region", "data_artifact_id": data.id.to_string(),
+                       "session_id": session_id.to_string(), "output_name": "by_region.csv"}),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["ok"], true, "{body}");
+            assert_eq!(body["artifacts"][0]["type"], "result");
+            assert_eq!(body["artifacts"][0]["name"], "by_region.csv");
+            assert_eq!(body["result"]["author"], "rules");
+            let csv = artifact_text(&state, body["artifacts"][0]["id"].as_str().unwrap()).await;
+            assert_eq!(csv, "region,revenue\nEast,150\nWest,250\n");
+
+            // Not understood without a model: a plain refusal.
+            let (status, body) = post(
+                &state,
+                json!({"instruction": "correlations please", "data_artifact_id": data.id.to_string(),
+                       "session_id": session_id.to_string()}),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["ok"], false);
+            assert!(
+                body["summary"]
+                    .as_str()
+                    .unwrap()
+                    .contains("does not understand"),
+                "{body}"
+            );
+
+            // With a model, its code runs and its picture comes back as an artifact.
+            let state = state.with_python_llm(Arc::new(PlottingModel));
+            let (status, body) = post(
+                &state,
+                json!({"instruction": "correlations please", "data_artifact_id": data.id.to_string(),
+                       "session_id": session_id.to_string()}),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["ok"], true, "{body}");
+            assert_eq!(body["result"]["author"], "fake-vendor");
+            let kinds: Vec<&str> = body["artifacts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["type"].as_str().unwrap())
+                .collect();
+            assert_eq!(kinds, ["result", "image"], "{body}");
+            assert_eq!(body["artifacts"][0]["name"], "result.csv");
+
+            // Unknown artifacts and sessions are 404 before any kernel work.
+            let (status, _) = post(
+                &state,
+                json!({"instruction": "describe", "data_artifact_id": "nope"}),
+            )
+            .await;
+            assert_eq!(status, 404);
+            manager.shutdown().await;
+        }
+    }
 }
