@@ -64,7 +64,13 @@ fn pss_of(dir: &Path) -> u64 {
         let rollup = std::fs::read_to_string(entry.path().join("smaps_rollup")).unwrap_or_default();
         for line in rollup.lines() {
             if let Some(kb) = line.strip_prefix("Pss:") {
-                total += kb.trim().trim_end_matches(" kB").trim().parse::<u64>().unwrap_or(0) * 1024;
+                total += kb
+                    .trim()
+                    .trim_end_matches(" kB")
+                    .trim()
+                    .parse::<u64>()
+                    .unwrap_or(0)
+                    * 1024;
             }
         }
     }
@@ -74,7 +80,10 @@ fn pss_of(dir: &Path) -> u64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let env_root = PathBuf::from(args.next().expect("usage: kernel_bench <python env> [runs]"));
+    let env_root = PathBuf::from(
+        args.next()
+            .expect("usage: kernel_bench <python env> [runs]"),
+    );
     let runs: usize = args.next().map_or(1000, |r| r.parse().unwrap());
     let env = PythonEnv::at(&env_root);
     let options = LaunchOptions {
@@ -90,12 +99,18 @@ async fn main() {
     let ws = work.path().join("ws");
     let mut kernel = Kernel::start(&options, &ws, None).await.unwrap();
     for _ in 0..50 {
-        kernel.execute("1+1", Duration::from_secs(10)).await.unwrap();
+        kernel
+            .execute("1+1", Duration::from_secs(10))
+            .await
+            .unwrap();
     }
     let mut ours = Vec::with_capacity(runs);
     for _ in 0..runs {
         let t = Instant::now();
-        let out = kernel.execute("1+1", Duration::from_secs(10)).await.unwrap();
+        let out = kernel
+            .execute("1+1", Duration::from_secs(10))
+            .await
+            .unwrap();
         ours.push(t.elapsed().as_secs_f64());
         assert_eq!(out.stdout, "2\n");
     }
@@ -106,7 +121,11 @@ async fn main() {
         .output()
         .await
         .unwrap();
-    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
     let mut theirs: Vec<f64> = serde_json::from_slice(&py.stdout).unwrap();
     theirs.sort_by(f64::total_cmp);
     println!("| `1+1` round trip, warm kernel ({runs} runs) | p50 | p99 |");
@@ -177,7 +196,11 @@ async fn main() {
         times.sort_by(f64::total_cmp);
         println!(
             "| {} | {} | {} |",
-            if pool > 0 { "with the warm pool" } else { "without a pool" },
+            if pool > 0 {
+                "with the warm pool"
+            } else {
+                "without a pool"
+            },
             ms(percentile(&times, 0.5)),
             ms(times[times.len() - 1])
         );

@@ -119,6 +119,7 @@ pub struct KernelManager {
     config: KernelConfig,
     workspace_root: PathBuf,
     launch: OnceCell<LaunchOptions>,
+    provisioning: Arc<Mutex<()>>,
     sessions: std::sync::Mutex<HashMap<String, Arc<Mutex<Slot>>>>,
     warm: std::sync::Mutex<Vec<(Kernel, PathBuf)>>,
     /// Uids taken by this manager's kernels, each held by a lock file so that other quarry
@@ -137,6 +138,7 @@ impl KernelManager {
             config,
             workspace_root,
             launch: OnceCell::new(),
+            provisioning: Arc::default(),
             sessions: Default::default(),
             warm: Default::default(),
             uid_locks: Default::default(),
@@ -185,15 +187,29 @@ impl KernelManager {
                     EnvSource::Managed { root, base_python } => {
                         let env = PythonEnv::at(root);
                         if !env.is_provisioned() {
-                            tracing::warn!(
-                                path = %root.display(),
-                                "the Python environment for kernels is missing; creating it now \
-                                 (this takes a few minutes; `quarry setup` does it ahead of time)"
-                            );
-                            env.provision(base_python, &|line| {
-                                tracing::info!("python setup: {line}")
-                            })
-                            .await?;
+                            let lock = self.provisioning.clone();
+                            let (target, base) = (env.clone(), base_python.clone());
+                            // Runs to the end even when the request that started it goes
+                            // away; a later request waits for it instead of starting over.
+                            let task = tokio::spawn(async move {
+                                let _guard = lock.lock().await;
+                                if target.is_provisioned() {
+                                    return Ok(());
+                                }
+                                tracing::warn!(
+                                    path = %target.root().display(),
+                                    "the Python environment for kernels is missing; creating it \
+                                     now (this takes a few minutes; `quarry setup` does it ahead \
+                                     of time)"
+                                );
+                                target
+                                    .provision(&base, &|line| {
+                                        tracing::info!("python setup: {line}")
+                                    })
+                                    .await
+                            });
+                            task.await
+                                .map_err(|e| KernelError::Environment(e.to_string()))??;
                         }
                         env
                     }
@@ -385,10 +401,13 @@ impl KernelManager {
         let result = kernel.execute(code, self.config.execution_timeout).await;
         let mut out = match result {
             Ok(out) => out,
-            Err(e @ (KernelError::Died(_) | KernelError::Unresponsive(_))) => {
+            Err(KernelError::Unavailable(m)) => return Err(KernelError::Unavailable(m)),
+            // Any other failure leaves the kernel in an unknown state: replace it.
+            Err(e) => {
                 let (ename, timed_out) = match &e {
                     KernelError::Died(_) => ("KernelDied", false),
-                    _ => ("TimeoutError", true),
+                    KernelError::Unresponsive(_) => ("TimeoutError", true),
+                    _ => ("KernelError", false),
                 };
                 tracing::warn!(session = key, error = %e, "restarting the session's kernel");
                 if let Some(k) = slot.kernel.take() {
@@ -408,7 +427,6 @@ impl KernelManager {
                 }
                 out
             }
-            Err(e) => return Err(e),
         };
         if restarted_before {
             out.restarted = true;
