@@ -15,7 +15,7 @@ fn kernel_env() -> Option<String> {
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/quarry/kernel-env")
+                .join(".cache/quarry/kernel-data/python")
         });
     if root.join("bin/python").exists() {
         return Some(root.to_string_lossy().into_owned());
@@ -360,4 +360,36 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
         out.push(p);
     }
     out
+}
+
+#[test]
+fn setup_checks_a_configured_environment_and_the_sandbox() {
+    let Some(env) = kernel_env() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(quarry_tests::quarry_bin())
+        .args(["setup", "--data-dir"])
+        .arg(dir.path())
+        .env("QUARRY_KERNEL_PYTHON_ENV", &env)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("the bubblewrap sandbox works"), "{stdout}");
+    assert!(stdout.ends_with("setup complete\n"), "{stdout}");
+
+    // An environment without ipykernel is refused with the reason.
+    let out = std::process::Command::new(quarry_tests::quarry_bin())
+        .args(["setup", "--data-dir"])
+        .arg(dir.path())
+        .env("QUARRY_KERNEL_PYTHON_ENV", dir.path().join("no-such-env"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot run"));
 }

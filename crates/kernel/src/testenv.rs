@@ -13,7 +13,7 @@ pub async fn launch_options() -> Option<LaunchOptions> {
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/quarry/kernel-env")
+                .join(".cache/quarry/kernel-data/python")
         });
     let env = PythonEnv::at(&root);
     match env.inspect().await {

@@ -406,7 +406,7 @@ mod tests {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| {
                     PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                        .join(".cache/quarry/kernel-env")
+                        .join(".cache/quarry/kernel-data/python")
                 });
             if root.join("bin/python").exists() {
                 return Some(root);
