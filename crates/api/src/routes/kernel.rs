@@ -204,9 +204,23 @@ pub(crate) async fn execute(
     }
     let manager = kernels(&state)?;
     let workspace = state.workspace_path(&session.tenant_id, &session.id);
-    let out = manager
-        .execute(&kernel_key(&session), &workspace, &body.code)
-        .await?;
+    let key = kernel_key(&session);
+    let out = manager.execute(&key, &workspace, &body.code).await?;
+    // DSAgent's session shows how many variables its kernel holds.
+    let count = manager.state(&key).await.variables.len() as u64;
+    if count != session.kernel_variables {
+        let patch = quarry_core::SessionPatch {
+            kernel_variables: Some(count),
+            ..Default::default()
+        };
+        if let Err(e) = state
+            .metadata
+            .update_session(&session.tenant_id, &session.id, &patch)
+            .await
+        {
+            tracing::warn!(session_id = %session.id, error = %e, "cannot record kernel_variables");
+        }
+    }
     Ok(Json(render(out)))
 }
 
