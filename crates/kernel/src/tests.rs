@@ -228,7 +228,12 @@ print(results)
             "the scan finds running kernels"
         );
         m.shutdown().await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        for _ in 0..50 {
+            if processes_naming(&dirs).is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         assert_eq!(processes_naming(&dirs), Vec::<String>::new());
         assert!(Path::new(&ws).join("mine.txt").exists());
     }
@@ -266,6 +271,45 @@ print(results)
         );
         m.reset("t/s").await;
         assert_eq!(m.state("t/s").await.status, crate::KernelStatus::NotStarted);
+        m.shutdown().await;
+        bg.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_kernels_are_culled() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(opts) = crate::testenv::launch_options().await else {
+            return;
+        };
+        let env_root = opts.python.parent().unwrap().parent().unwrap().to_owned();
+        let mut config = crate::KernelConfig::for_data_dir(dir.path());
+        config.env = crate::EnvSource::Existing(env_root);
+        config.pool_size = 0;
+        config.idle_timeout = Duration::from_secs(1);
+        let m = crate::KernelManager::new(config, dir.path().join("workspaces"));
+        let bg = tokio::spawn(m.clone().run_background());
+        let ws = dir.path().join("workspaces/t/s");
+        assert!(m.execute("t/s", &ws, "x = 1").await.unwrap().success);
+        assert_eq!(m.kernel_count().await, 1);
+        let dirs = m.runtime_dirs().await;
+        for _ in 0..100 {
+            if m.kernel_count().await == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(m.kernel_count().await, 0, "the idle kernel was not culled");
+        assert_eq!(m.state("t/s").await.status, crate::KernelStatus::NotStarted);
+        // A culled kernel is asked to exit and killed if it has not within two seconds.
+        for _ in 0..50 {
+            if processes_naming(&dirs).is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(processes_naming(&dirs), Vec::<String>::new());
+        // The next execution starts a new kernel.
+        assert_eq!(m.execute("t/s", &ws, "1+1").await.unwrap().stdout, "2\n");
         m.shutdown().await;
         bg.abort();
     }
