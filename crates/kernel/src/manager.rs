@@ -156,8 +156,13 @@ impl KernelManager {
     /// Keeps the warm pool filled and culls idle kernels until [`KernelManager::shutdown`].
     /// The pool fills once the environment is ready (at once when it already is).
     pub async fn run_background(self: Arc<Self>) {
-        if self.environment_present() && self.launch_options().await.is_ok() {
-            self.refill.notify_one();
+        if self.environment_present() {
+            match self.launch_options().await {
+                Ok(_) => self.refill.notify_one(),
+                Err(e) => {
+                    tracing::error!(error = %e, "the kernels' Python environment is unusable")
+                }
+            }
         }
         let mut cull = tokio::time::interval(Duration::from_secs(15).min(self.config.idle_timeout));
         loop {
