@@ -431,12 +431,11 @@ pub(crate) async fn upload_files(
             format!("expected multipart/form-data: {}", e.body_text()),
         )
     })?;
-    let workspace = state.workspace_path(&session.tenant_id, &session.id);
     // Files stream into a staging directory first: the `category` part may come last, and a
-    // refused upload leaves nothing behind.
+    // refused upload leaves nothing behind. It lies outside every workspace (on the same file
+    // system), where no kernel can swap it for a link.
     category_dir(&state, &session, Category::Data, true).await?;
-    let staging = workspace.join(format!(".upload-{}", quarry_kernel::wire::new_id()));
-    tokio::fs::create_dir(&staging).await.map_err(io_error)?;
+    let staging = staging_dir(&state).await?;
     let result = receive(&mut multipart, &staging, state.config.max_upload_bytes).await;
     let (names, category) = match result {
         Ok((names, category)) => (names, category.unwrap_or(q.category)),
@@ -450,6 +449,9 @@ pub(crate) async fn upload_files(
             .await?
             .ok_or_else(|| io_error(std::io::ErrorKind::NotFound.into()))?;
         let owner = tokio::fs::symlink_metadata(&dir).await.map_err(io_error)?;
+        let same_dir = |m: &std::fs::Metadata| {
+            !m.file_type().is_symlink() && (m.dev(), m.ino()) == (owner.dev(), owner.ino())
+        };
         let mut files = Vec::new();
         for name in &names {
             let target = dir.join(name);
@@ -461,10 +463,19 @@ pub(crate) async fn upload_files(
                     format!("{name} is a directory"),
                 ));
             }
-            // `rename` replaces a symlink at the target, never what it points to.
+            // `rename` replaces a symlink at the target, never what it points to. Code in the
+            // kernel may swap the directory for a link meanwhile: then the file is taken back.
             tokio::fs::rename(staging.join(name), &target)
                 .await
                 .map_err(io_error)?;
+            let after = tokio::fs::symlink_metadata(&dir).await.map_err(io_error)?;
+            if !same_dir(&after) {
+                let _ = tokio::fs::remove_file(&target).await;
+                return Err(ApiError::new(
+                    ErrorCode::Forbidden,
+                    "refused: the category directory was replaced during the upload",
+                ));
+            }
             let _ = std::os::unix::fs::lchown(&target, Some(owner.uid()), Some(owner.gid()));
             let meta = tokio::fs::symlink_metadata(&target)
                 .await
@@ -482,6 +493,17 @@ pub(crate) async fn upload_files(
         message: format!("{} file(s) uploaded to {}", files.len(), category.dir()),
         files,
     }))
+}
+
+/// A new private staging directory under the workspace root (not visible to kernels).
+pub(crate) async fn staging_dir(state: &AppState) -> ApiResult<PathBuf> {
+    let dir = state
+        .config
+        .workspace_root
+        .join(".uploads")
+        .join(quarry_kernel::wire::new_id());
+    tokio::fs::create_dir_all(&dir).await.map_err(io_error)?;
+    Ok(dir)
 }
 
 /// Streams every file part into `staging`; returns their names and the `category` part.

@@ -3,7 +3,7 @@
 //! instruction, and returns the uniform agent response with the `result` CSV and any
 //! pictures as artifacts.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use axum::{Json, Router, extract::State, routing::post};
 use base64::Engine;
@@ -135,7 +135,7 @@ pub(crate) async fn python_agent(
         DataFormat::Csv => "input.csv",
         DataFormat::Json => "input.json",
     };
-    if let Err(e) = prepare_run_dir(&workspace, &run_dir, input, data).await {
+    if let Err(e) = prepare_run_dir(&state, &workspace, &run_dir, input, data).await {
         return Err(run.fail(e).await);
     }
     let load = match format {
@@ -270,13 +270,17 @@ fn split_csv_line(line: &str) -> Vec<String> {
     out.into_iter().map(|f| f.trim().to_owned()).collect()
 }
 
-/// Writes the input where the kernel reads it, in a directory the kernel may write to.
+/// Writes the input where the kernel reads it, in a directory the kernel may write to. The
+/// bytes are staged outside the workspace and moved in; if code in the kernel swapped the
+/// run directory for a link meanwhile, the file is taken back and the run refused.
 async fn prepare_run_dir(
+    state: &AppState,
     workspace: &Path,
     run_dir: &Path,
     input: &str,
     data: Vec<u8>,
 ) -> ApiResult<()> {
+    use std::os::unix::fs::MetadataExt;
     let io = |e: std::io::Error| {
         tracing::error!(error = %e, "cannot prepare the analysis directory");
         ApiError::new(
@@ -292,15 +296,33 @@ async fn prepare_run_dir(
             "the workspace is a symbolic link",
         ));
     }
-    tokio::fs::create_dir(run_dir).await.map_err(io)?;
-    let path: PathBuf = run_dir.join(input);
-    tokio::fs::write(&path, data).await.map_err(io)?;
-    use std::os::unix::fs::MetadataExt;
-    // The kernel may run as the workspace's owner, another uid than this server.
-    for p in [run_dir, path.as_path()] {
-        let _ = std::os::unix::fs::lchown(p, Some(owner.uid()), Some(owner.gid()));
+    let staging = super::files::staging_dir(state).await?;
+    let staged = staging.join(input);
+    let written = tokio::fs::write(&staged, data).await.map_err(io);
+    let placed = async {
+        written?;
+        tokio::fs::create_dir(run_dir).await.map_err(io)?;
+        let before = tokio::fs::symlink_metadata(run_dir).await.map_err(io)?;
+        // The kernel may run as the workspace's owner, another uid than this server.
+        let _ = std::os::unix::fs::lchown(run_dir, Some(owner.uid()), Some(owner.gid()));
+        let _ = std::os::unix::fs::lchown(&staged, Some(owner.uid()), Some(owner.gid()));
+        let target = run_dir.join(input);
+        tokio::fs::rename(&staged, &target).await.map_err(io)?;
+        let after = tokio::fs::symlink_metadata(run_dir).await.map_err(io)?;
+        if after.file_type().is_symlink()
+            || (after.dev(), after.ino()) != (before.dev(), before.ino())
+        {
+            let _ = tokio::fs::remove_file(&target).await;
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "refused: the run directory was replaced",
+            ));
+        }
+        Ok(())
     }
-    Ok(())
+    .await;
+    let _ = tokio::fs::remove_dir_all(&staging).await;
+    placed
 }
 
 async fn save_result(run: &mut RunRecorder, path: &Path, name: &str) -> ApiResult<()> {
@@ -327,7 +349,23 @@ async fn save_result(run: &mut RunRecorder, path: &Path, name: &str) -> ApiResul
             "the result is not a regular file of at most 200 MB",
         ));
     }
-    let bytes = tokio::fs::read(path).await.map_err(|e| {
+    let read = async {
+        use std::os::unix::fs::MetadataExt;
+        use tokio::io::AsyncReadExt;
+        let mut file = tokio::fs::File::open(path).await?;
+        let opened = file.metadata().await?;
+        if (opened.dev(), opened.ino()) != (meta.dev(), meta.ino()) {
+            return Err(std::io::Error::other("the result changed while opening it"));
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(opened.len()).unwrap_or(0));
+        // The kernel may still be writing to it: read at most the limit.
+        (&mut file)
+            .take(MAX_DATA_BYTES)
+            .read_to_end(&mut bytes)
+            .await?;
+        Ok(bytes)
+    };
+    let bytes = read.await.map_err(|e: std::io::Error| {
         tracing::error!(error = %e, "cannot read the analysis result");
         ApiError::new(ErrorCode::InternalError, "cannot read the result")
     })?;
