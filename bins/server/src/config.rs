@@ -61,6 +61,9 @@ pub struct Config {
     pub dsagent_api_key: Option<String>,
     /// DSAgent's `DSAGENT_REQUIRE_API_KEY`: refuse to start without `DSAGENT_API_KEY`.
     pub dsagent_require_api_key: bool,
+    /// The G2Plot bundle (`g2plot.min.js`) for interactive charts; by default the one
+    /// `scripts/setup-web` installs under `web/node_modules` of the checkout quarry was built from.
+    pub chart_bundle: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -101,6 +104,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             dsagent_api_key: None,
             dsagent_require_api_key: false,
+            chart_bundle: None,
         }
     }
 }
@@ -126,7 +130,7 @@ pub struct Overrides {
 }
 
 /// Keys the `QUARRY_*` environment may set (others, like `QUARRY_TEST_*`, are not settings).
-const ENV_KEYS: [&str; 16] = [
+const ENV_KEYS: [&str; 17] = [
     "host",
     "port",
     "data_dir",
@@ -143,6 +147,7 @@ const ENV_KEYS: [&str; 16] = [
     "rate_limit_admin",
     "rate_limit_anonymous",
     "trusted_proxies",
+    "chart_bundle",
 ];
 
 impl Config {

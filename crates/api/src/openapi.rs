@@ -3,7 +3,7 @@
 use utoipa::OpenApi;
 
 use crate::routes::*;
-use crate::routes::{auth, oauth};
+use crate::routes::{auth, charts, oauth};
 use crate::views;
 
 #[derive(OpenApi)]
@@ -25,6 +25,7 @@ use crate::views;
         auth::list_users, auth::create_user, auth::get_user, auth::update_user, auth::delete_user,
         oauth::token, oauth::authorize, oauth::create_client, oauth::list_clients,
         oauth::delete_client,
+        charts::create_chart, charts::g2plot_bundle,
     ),
     components(schemas(
         views::Health, views::SessionView, views::SessionList, views::SessionDetail,
@@ -33,6 +34,7 @@ use crate::views;
         auth::UserView, auth::TokenView, auth::LoginView, auth::NewUserBody, auth::LoginBody,
         auth::RefreshBody, auth::KeyView, auth::NewKeyBody, auth::UpdateUserBody,
         oauth::TokenRequest, oauth::NewClientBody, oauth::ClientView,
+        charts::ChartRequest, crate::agents::AgentResponse, crate::agents::AgentArtifact,
     )),
     tags(
         (name = "health", description = "Liveness and readiness"),
@@ -42,6 +44,7 @@ use crate::views;
         (name = "auth", description = "Setup, login, tokens and API keys"),
         (name = "users", description = "User management"),
         (name = "oauth", description = "OAuth2 for machine clients"),
+        (name = "agents", description = "oneprompt agents: data, python, chart"),
     )
 )]
 struct ApiDoc;

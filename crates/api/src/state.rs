@@ -35,6 +35,8 @@ pub struct ApiConfig {
     /// protection of a server without authentication. Off when an operator deliberately
     /// serves on another address (behind an authenticating proxy).
     pub loopback_only: bool,
+    /// The AntV G2Plot bundle (`g2plot.min.js`) served at `/assets/` for interactive charts.
+    pub chart_bundle: PathBuf,
 }
 
 impl ApiConfig {
@@ -48,6 +50,7 @@ impl ApiConfig {
             rate_limits: RateLimits::default(),
             trusted_proxies: Vec::new(),
             loopback_only: true,
+            chart_bundle: quarry_chart::default_bundle_path(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod artifacts;
 pub(crate) mod auth;
+pub(crate) mod charts;
 mod docs;
 mod dsagent;
 mod health;
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sessions::router())
         .merge(dsagent::router())
         .merge(artifacts::router())
+        .merge(charts::router())
         .merge(auth::router())
         .merge(oauth::router())
         .merge(docs::router())
