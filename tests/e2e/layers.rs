@@ -55,6 +55,10 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         "quarry-auth",
         &["axum", "hyper", "sqlx", "reqwest", "tower"],
     ),
+    (
+        "quarry-chart",
+        &["axum", "hyper", "tokio", "sqlx", "reqwest", "tower"],
+    ),
     ("quarry-api", &["sqlx"]),
 ];
 

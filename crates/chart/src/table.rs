@@ -77,7 +77,12 @@ fn parse_number(t: &str) -> Option<f64> {
     } else {
         t.parse::<f64>().ok()?
     };
-    n.is_finite().then_some(n)
+    plottable(n)
+}
+
+/// Numbers beyond ±1e100 are read as text: axes and bins over them would overflow.
+fn plottable(n: f64) -> Option<f64> {
+    (n.is_finite() && n.abs() <= 1e100).then_some(n)
 }
 
 /// A number for labels: integers without a fraction, others with up to 4 significant decimals.
@@ -313,7 +318,10 @@ impl<'de> Visitor<'de> for RowVisitor {
             }
             let cell = match value {
                 serde_json::Value::Null => Cell::Null,
-                serde_json::Value::Number(n) => n.as_f64().map_or(Cell::Null, Cell::Number),
+                serde_json::Value::Number(n) => match n.as_f64().and_then(plottable) {
+                    Some(v) => Cell::Number(v),
+                    None => Cell::Text(n.to_string()),
+                },
                 serde_json::Value::String(s) => Cell::from_text(&s),
                 serde_json::Value::Bool(b) => Cell::Text(b.to_string()),
                 other => Cell::Text(cut(&other.to_string())),

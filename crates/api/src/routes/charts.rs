@@ -83,7 +83,9 @@ pub(crate) async fn create_chart(
                          as an artifact and pass data_artifact_id"
                     ),
                 )
-                .with_details(json!({ "field": "data_preview", "limit_bytes": MAX_PREVIEW_BYTES })));
+                .with_details(
+                    json!({ "field": "data_preview", "limit_bytes": MAX_PREVIEW_BYTES }),
+                ));
             }
             preview.into_bytes()
         }
@@ -116,7 +118,10 @@ pub(crate) async fn create_chart(
     .await
     .map_err(|e| {
         tracing::error!(error = %e, "chart task failed");
-        ApiError::new(ErrorCode::InternalError, "internal error; see the server log")
+        ApiError::new(
+            ErrorCode::InternalError,
+            "internal error; see the server log",
+        )
     })?;
     let (chart, rows) = built.map_err(chart_error)?;
 
@@ -129,7 +134,11 @@ pub(crate) async fn create_chart(
             "text/html; charset=utf-8",
             chart.html.clone().into(),
         ),
-        (format!("{stem}.svg"), "image/svg+xml", chart.svg.clone().into()),
+        (
+            format!("{stem}.svg"),
+            "image/svg+xml",
+            chart.svg.clone().into(),
+        ),
         (format!("{stem}.png"), "image/png", chart.png.clone().into()),
     ];
     for (file, media, body) in files {
@@ -141,7 +150,12 @@ pub(crate) async fn create_chart(
         }
     }
     let kind = chart.spec.chart_type.as_str();
-    let mut summary = format!("{}{} chart: {}", kind[..1].to_uppercase(), &kind[1..], chart.spec.title);
+    let mut summary = format!(
+        "{}{} chart: {}",
+        kind[..1].to_uppercase(),
+        &kind[1..],
+        chart.spec.title
+    );
     if let Some(sub) = &chart.spec.subtitle {
         summary.push_str(&format!(" ({sub})"));
     }
@@ -169,9 +183,14 @@ async fn read_data_artifact(
     let (artifact, mut stream) = open_artifact(state, me, id).await?;
     let media = artifact.media_type.to_ascii_lowercase();
     let name = artifact.name.to_ascii_lowercase();
-    let tabular_type = ["text/csv", "application/json", "text/plain", "application/csv"]
-        .iter()
-        .any(|t| media.starts_with(t));
+    let tabular_type = [
+        "text/csv",
+        "application/json",
+        "text/plain",
+        "application/csv",
+    ]
+    .iter()
+    .any(|t| media.starts_with(t));
     let tabular_name = name.ends_with(".csv") || name.ends_with(".json");
     if !tabular_type && !tabular_name {
         return Err(not_tabular(
@@ -227,10 +246,14 @@ fn chart_error(e: ChartError) -> ApiError {
         }
         ChartError::Render(_) | _ => {
             tracing::error!(error = %e, "chart rendering failed");
-            return ApiError::new(ErrorCode::InternalError, "internal error; see the server log");
+            return ApiError::new(
+                ErrorCode::InternalError,
+                "internal error; see the server log",
+            );
         }
     };
-    ApiError::new(ErrorCode::ValidationError, e.to_string()).with_details(json!({ "reason": reason }))
+    ApiError::new(ErrorCode::ValidationError, e.to_string())
+        .with_details(json!({ "reason": reason }))
 }
 
 /// The AntV G2Plot bundle the interactive charts load (installed by `scripts/setup-web`).
