@@ -319,7 +319,8 @@ pub fn infer(table: &Table, question: &str) -> Result<ChartSpec, ChartError> {
                 spec.title = format!("{what} by {}", lower_first(&humanize(&x.name)));
             }
             if let Some(s) = series {
-                spec.title = format!("{} and {}", spec.title, lower_first(&humanize(&s.name)));
+                let joint = if spec.title.ends_with("over time") { "by" } else { "and" };
+                spec.title = format!("{} {joint} {}", spec.title, lower_first(&humanize(&s.name)));
                 if s.cardinality > MAX_SERIES {
                     spec.max_series = Some(MAX_SERIES);
                     notes.push(format!(
