@@ -267,10 +267,15 @@ mod tests {
             )?;
             jail.set_env("QUARRY_PORT", "9002");
             jail.set_env("QUARRY_TEST_SOMETHING", "ignored");
+            jail.set_env("QUARRY_CHART_BUNDLE", "/opt/g2plot.min.js");
             let c = Config::load(None, Overrides::default()).map_err(|e| e.to_string())?;
             assert_eq!(c.port, 9002, "env beats file");
             assert_eq!(c.host, "127.0.0.2", "file beats defaults");
             assert_eq!(c.log_level, "debug");
+            assert_eq!(
+                c.chart_bundle.as_deref(),
+                Some(Path::new("/opt/g2plot.min.js"))
+            );
             let c = Config::load(
                 None,
                 Overrides {

@@ -319,7 +319,11 @@ pub fn infer(table: &Table, question: &str) -> Result<ChartSpec, ChartError> {
                 spec.title = format!("{what} by {}", lower_first(&humanize(&x.name)));
             }
             if let Some(s) = series {
-                let joint = if spec.title.ends_with("over time") { "by" } else { "and" };
+                let joint = if spec.title.ends_with("over time") {
+                    "by"
+                } else {
+                    "and"
+                };
                 spec.title = format!("{} {joint} {}", spec.title, lower_first(&humanize(&s.name)));
                 if s.cardinality > MAX_SERIES {
                     spec.max_series = Some(MAX_SERIES);
