@@ -148,10 +148,23 @@ fn temporal_unit(cells: &[&Cell]) -> Option<TimeUnit> {
     let mut finest: Option<TimeUnit> = None;
     for c in cells {
         let Cell::Text(t) = c else { return None };
-        let (_, unit) = parse_time(t)?;
+        let (at, unit) = parse_time(t)?;
+        let unit = effective_unit(at, unit);
         finest = Some(finest.map_or(unit, |f| f.min(unit)));
     }
     finest
+}
+
+/// The coarsest unit a value really has: SQL often writes months as `2025-01-01` or
+/// `2025-01-01 00:00:00` (`date_trunc('month', …)`), which should read as months.
+fn effective_unit(at: NaiveDateTime, unit: TimeUnit) -> TimeUnit {
+    let midnight = at.time() == chrono::NaiveTime::MIN;
+    match unit {
+        TimeUnit::DateTime if !midnight => TimeUnit::DateTime,
+        TimeUnit::DateTime | TimeUnit::Day if at.day() == 1 => TimeUnit::Month,
+        TimeUnit::DateTime => TimeUnit::Day,
+        other => other,
+    }
 }
 
 /// A temporal value: its instant (for ordering and bucketing) and granularity.
@@ -327,6 +340,21 @@ mod tests {
             ]
         );
         assert_eq!(kinds("a\n2025-01\nsoon\n"), [Categorical]);
+        // What SQL engines print for dates, timestamps and truncated months.
+        assert_eq!(
+            kinds(
+                "a,b,c,d,e\n2025-01-01 00:00:00,2025-03-01T00:00:00.000Z,2025-01-05 00:00:00+00,\
+                 2025-01-05 10:30:00,2025-02-01\n2025-02-01 00:00:00,2025-04-01T00:00:00.000Z,\
+                 2025-01-06 00:00:00+00,2025-01-05T11:00:00,2025-03-01\n"
+            ),
+            [
+                Temporal(TimeUnit::Month),
+                Temporal(TimeUnit::Month),
+                Temporal(TimeUnit::Day),
+                Temporal(TimeUnit::DateTime),
+                Temporal(TimeUnit::Month)
+            ]
+        );
     }
 
     #[test]
