@@ -211,7 +211,11 @@ pub fn infer(table: &Table, question: &str) -> Result<ChartSpec, ChartError> {
                 .chain(temporal.iter())
                 .find(|c| (2..=MAX_SERIES).contains(&c.cardinality));
             let mut spec = base(chart_type, &x.name, Some(&y.name), series.map(|s| &s.name));
-            spec.title = format!("{} vs {}", humanize(&y.name), humanize(&x.name));
+            spec.title = format!(
+                "{} vs {}",
+                humanize(&y.name),
+                lower_first(&humanize(&x.name))
+            );
             if table.len() > MAX_SCATTER_POINTS {
                 spec.sample = Some(MAX_SCATTER_POINTS);
                 notes.push(format!(
