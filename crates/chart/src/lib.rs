@@ -10,6 +10,7 @@
 
 mod error;
 pub mod html;
+mod infer;
 mod png;
 mod prepare;
 mod profile;
@@ -19,10 +20,11 @@ mod table;
 
 pub use error::ChartError;
 pub use html::{BUNDLE_URL, Bundle, INSTALL_HINT, inline_bundle, render_html};
+pub use infer::infer;
 pub use png::svg_to_png;
 pub use prepare::{ChartData, Point, XValue, prepare};
 pub use profile::{ColumnKind, ColumnProfile, TimeUnit, profile};
-pub use spec::{Aggregation, ChartSpec, ChartType, Grouping, infer};
+pub use spec::{Aggregation, ChartSpec, ChartType, Grouping};
 pub use svg::{HEIGHT, WIDTH, render_svg};
 pub use table::{Cell, MAX_COLUMNS, MAX_ROWS, Table};
 
