@@ -4,6 +4,10 @@
 serve *ARGS:
     cargo run --release -p quarry-server -- serve {{ARGS}}
 
+# Install the G2Plot bundle for interactive charts (npm ci of web/package-lock.json).
+setup-web:
+    scripts/setup-web
+
 # Install what the tests need and run the whole suite.
 test *ARGS:
     scripts/test {{ARGS}}

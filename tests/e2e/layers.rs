@@ -59,6 +59,10 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         "quarry-kernel",
         &["axum", "hyper", "sqlx", "reqwest", "tower"],
     ),
+    (
+        "quarry-chart",
+        &["axum", "hyper", "tokio", "sqlx", "reqwest", "tower"],
+    ),
     ("quarry-api", &["sqlx"]),
 ];
 

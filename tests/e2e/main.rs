@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod auth;
+mod charts;
 mod cli;
 mod crash;
 mod dsagent;

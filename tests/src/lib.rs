@@ -2,6 +2,8 @@
 //! port with its own data directory, wait until it answers, and stop or kill it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod browser;
+
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},

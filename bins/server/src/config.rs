@@ -89,6 +89,9 @@ pub struct Config {
     pub kernel_max_file_mb: u64,
     /// CPU seconds a kernel may use over its life.
     pub kernel_cpu_seconds: u64,
+    /// The G2Plot bundle (`g2plot.min.js`) for interactive charts; by default the one
+    /// `scripts/setup-web` installs under `web/node_modules` of the checkout quarry was built from.
+    pub chart_bundle: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -142,6 +145,7 @@ impl Default for Config {
             kernel_max_processes: 64,
             kernel_max_file_mb: 512,
             kernel_cpu_seconds: 3600,
+            chart_bundle: None,
         }
     }
 }
@@ -167,7 +171,7 @@ pub struct Overrides {
 }
 
 /// Keys the `QUARRY_*` environment may set (others, like `QUARRY_TEST_*`, are not settings).
-const ENV_KEYS: [&str; 28] = [
+const ENV_KEYS: [&str; 29] = [
     "host",
     "port",
     "data_dir",
@@ -196,6 +200,7 @@ const ENV_KEYS: [&str; 28] = [
     "kernel_max_processes",
     "kernel_max_file_mb",
     "kernel_cpu_seconds",
+    "chart_bundle",
 ];
 
 impl Config {
@@ -320,10 +325,15 @@ mod tests {
             )?;
             jail.set_env("QUARRY_PORT", "9002");
             jail.set_env("QUARRY_TEST_SOMETHING", "ignored");
+            jail.set_env("QUARRY_CHART_BUNDLE", "/opt/g2plot.min.js");
             let c = Config::load(None, Overrides::default()).map_err(|e| e.to_string())?;
             assert_eq!(c.port, 9002, "env beats file");
             assert_eq!(c.host, "127.0.0.2", "file beats defaults");
             assert_eq!(c.log_level, "debug");
+            assert_eq!(
+                c.chart_bundle.as_deref(),
+                Some(Path::new("/opt/g2plot.min.js"))
+            );
             let c = Config::load(
                 None,
                 Overrides {

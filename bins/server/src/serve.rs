@@ -54,6 +54,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Host and Origin checks protect a server that trusts every caller as the owner.
     api_config.loopback_only = !config.auth_enforced() && !config.allow_insecure_bind;
     api_config.trusted_proxies = config.trusted_proxies.clone();
+    if let Some(bundle) = &config.chart_bundle {
+        api_config.chart_bundle = bundle.clone();
+    }
+    if !api_config.chart_bundle.is_file() {
+        tracing::warn!(
+            path = %api_config.chart_bundle.display(),
+            "G2Plot bundle not found: charts will be static only until you run scripts/setup-web \
+             (npm ci in web/) or set chart_bundle"
+        );
+    }
     api_config.rate_limits = RateLimits {
         user: config.rate_limit_user,
         admin: config.rate_limit_admin,

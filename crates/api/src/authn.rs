@@ -28,7 +28,13 @@ use crate::{
 };
 
 /// Routes anyone may call without a budget: probes and docs.
-const OPEN: [&str; 4] = ["/health", "/health/ready", "/docs", "/openapi.json"];
+const OPEN: [&str; 5] = [
+    "/health",
+    "/health/ready",
+    "/docs",
+    "/openapi.json",
+    "/assets/g2plot.min.js",
+];
 
 /// Routes anyone may call within the per-address budget: those that hand out credentials.
 const PUBLIC: [&str; 5] = [

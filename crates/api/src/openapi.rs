@@ -3,7 +3,7 @@
 use utoipa::OpenApi;
 
 use crate::routes::*;
-use crate::routes::{auth, files, kernel, oauth, python_agent};
+use crate::routes::{auth, charts, files, kernel, oauth, python_agent};
 use crate::views;
 
 #[derive(OpenApi)]
@@ -29,6 +29,7 @@ use crate::views;
         list_files, upload_files, download_file, delete_file,
         list_artifacts, download_artifact, delete_artifact,
         python_agent,
+        charts::create_chart, charts::g2plot_bundle,
     ),
     components(schemas(
         views::Health, views::SessionView, views::SessionList, views::SessionDetail,
@@ -41,17 +42,18 @@ use crate::views;
         kernel::KernelView, kernel::VariableView,
         files::Category, files::ArtifactType, files::FileView, files::FileList,
         files::ArtifactList, files::UploadView,
-        python_agent::PythonAgentBody, crate::agents::AgentResponse, crate::agents::AgentArtifact,
+        python_agent::PythonAgentBody, charts::ChartRequest, crate::agents::AgentResponse,
+        crate::agents::AgentArtifact,
     )),
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "sessions", description = "oneprompt and OpenAnalyst sessions"),
         (name = "dsagent", description = "DSAgent sessions"),
         (name = "artifacts", description = "Files produced by runs"),
-        (name = "agents", description = "oneprompt agents"),
         (name = "auth", description = "Setup, login, tokens and API keys"),
         (name = "users", description = "User management"),
         (name = "oauth", description = "OAuth2 for machine clients"),
+        (name = "agents", description = "oneprompt agents: data, python, chart"),
     )
 )]
 struct ApiDoc;

@@ -38,6 +38,8 @@ pub struct ApiConfig {
     /// Largest file accepted by the DSAgent upload, in bytes (`DSAGENT_MAX_UPLOAD_MB`);
     /// 0 means no limit.
     pub max_upload_bytes: u64,
+    /// The AntV G2Plot bundle (`g2plot.min.js`) served at `/assets/` for interactive charts.
+    pub chart_bundle: PathBuf,
 }
 
 impl ApiConfig {
@@ -52,6 +54,7 @@ impl ApiConfig {
             trusted_proxies: Vec::new(),
             loopback_only: true,
             max_upload_bytes: 50 * 1024 * 1024,
+            chart_bundle: quarry_chart::default_bundle_path(),
         }
     }
 }

@@ -13,24 +13,38 @@ use quarry_core::{ArtifactId, RunId};
 use crate::{
     AppState,
     error::{ApiError, ApiResult, ErrorCode},
-    extract::{Caller, IdPath},
+    extract::{Caller, IdPath, QueryParams},
 };
+
+/// Query of the download.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub(crate) struct DownloadQuery {
+    /// `1`: a chart page comes with G2Plot inlined, so the file opens offline.
+    #[serde(default)]
+    standalone: Option<String>,
+}
+
+/// Largest chart page inlined for `?standalone=1`.
+const MAX_STANDALONE_PAGE: u64 = 16 * 1024 * 1024;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/runs/{run_id}/artifacts/{artifact_id}", get(download))
 }
 
 /// Download an artifact. Sends `Content-Type`, `Content-Length`, a strong `ETag` (its
-/// SHA-256) and `Content-Disposition`; answers `If-None-Match` with 304.
+/// SHA-256) and `Content-Disposition`; answers `If-None-Match` with 304. With
+/// `?standalone=1` a chart page comes with the G2Plot bundle inlined (opens offline).
 #[utoipa::path(get, path = "/runs/{run_id}/artifacts/{artifact_id}", tag = "artifacts",
     params(("run_id" = String, Path, description = "Run id"),
-           ("artifact_id" = String, Path, description = "Artifact id")),
+           ("artifact_id" = String, Path, description = "Artifact id"),
+           DownloadQuery),
     responses((status = 200, description = "The file's bytes"), (status = 304),
               (status = 400), (status = 404)))]
 pub(crate) async fn download(
     State(state): State<AppState>,
     Caller(me): Caller,
     IdPath((run_raw, artifact_raw)): IdPath<(String, String)>,
+    QueryParams(query): QueryParams<DownloadQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let bad_id = |what: &str| {
@@ -48,7 +62,19 @@ pub(crate) async fn download(
     if artifact.run_id != run_id {
         return Err(ApiError::not_found("artifact", artifact_id.as_str()));
     }
-    let etag = format!("\"{}\"", artifact.sha256);
+    let html = artifact
+        .media_type
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("text/html");
+    let standalone = html
+        && artifact.size <= MAX_STANDALONE_PAGE
+        && matches!(query.standalone.as_deref(), Some("1" | "true" | "yes"));
+    let etag = if standalone {
+        format!("\"{}-standalone\"", artifact.sha256)
+    } else {
+        format!("\"{}\"", artifact.sha256)
+    };
     let etag_value = HeaderValue::from_str(&etag)
         .map_err(|_| ApiError::new(ErrorCode::InternalError, "stored hash is not a valid ETag"))?;
     if etag_matches(&headers, &etag) {
@@ -57,7 +83,13 @@ pub(crate) async fn download(
     let (size, stream) = state.artifacts.open(&artifact.storage_key).await?;
     let content_type = HeaderValue::from_str(&artifact.media_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    let mut resp = Response::new(Body::from_stream(stream));
+    let (size, body) = if standalone {
+        let page = super::charts::standalone_page(&state, stream).await?;
+        (page.len() as u64, Body::from(page))
+    } else {
+        (size, Body::from_stream(stream))
+    };
+    let mut resp = Response::new(body);
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, content_type);
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
@@ -75,11 +107,6 @@ pub(crate) async fn download(
     );
     // Every artifact is sandboxed (an opaque origin: it cannot act on the API). HTML pages,
     // the charts, may run their own scripts; anything else (SVG, XML…) runs none.
-    let html = artifact
-        .media_type
-        .trim_start()
-        .to_ascii_lowercase()
-        .starts_with("text/html");
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(if html {

@@ -3,6 +3,7 @@
 
 mod artifacts;
 pub(crate) mod auth;
+pub(crate) mod charts;
 mod docs;
 mod dsagent;
 pub(crate) mod files;
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .merge(files::router())
         .merge(python_agent::router())
         .merge(artifacts::router())
+        .merge(charts::router())
         .merge(auth::router())
         .merge(oauth::router())
         .merge(docs::router())
