@@ -3,7 +3,7 @@
 use utoipa::OpenApi;
 
 use crate::routes::*;
-use crate::routes::{auth, oauth};
+use crate::routes::{auth, chat, oauth, providers};
 use crate::views;
 
 #[derive(OpenApi)]
@@ -25,6 +25,10 @@ use crate::views;
         auth::list_users, auth::create_user, auth::get_user, auth::update_user, auth::delete_user,
         oauth::token, oauth::authorize, oauth::create_client, oauth::list_clients,
         oauth::delete_client,
+        chat::chat, chat::query,
+        providers::me, providers::auth_status, providers::list_mine, providers::put_mine,
+        providers::list, providers::create, providers::get_one, providers::update,
+        providers::delete, providers::test,
     ),
     components(schemas(
         views::Health, views::SessionView, views::SessionList, views::SessionDetail,
@@ -33,6 +37,9 @@ use crate::views;
         auth::UserView, auth::TokenView, auth::LoginView, auth::NewUserBody, auth::LoginBody,
         auth::RefreshBody, auth::KeyView, auth::NewKeyBody, auth::UpdateUserBody,
         oauth::TokenRequest, oauth::NewClientBody, oauth::ClientView,
+        chat::ChatBody, chat::ChatAnswer,
+        providers::ProviderView, providers::PutProviderBody, providers::NewProviderBody,
+        providers::UpdateProviderBody, providers::ProviderTest,
     )),
     tags(
         (name = "health", description = "Liveness and readiness"),
@@ -42,6 +49,8 @@ use crate::views;
         (name = "auth", description = "Setup, login, tokens and API keys"),
         (name = "users", description = "User management"),
         (name = "oauth", description = "OAuth2 for machine clients"),
+        (name = "chat", description = "OpenAnalyst quick chat through the provider gateway"),
+        (name = "providers", description = "Language-model providers and the current principal"),
     )
 )]
 struct ApiDoc;

@@ -201,6 +201,74 @@ impl ProviderSpec {
     }
 }
 
+/// The provider types a user may store through the API: the known providers' names, plus
+/// `claude` (Anthropic), `google` (Gemini) and `openai_compatible` (any OpenAI-compatible
+/// server; needs a base URL).
+pub const PROVIDER_TYPES: &[&str] = &[
+    "openai",
+    "anthropic",
+    "claude",
+    "gemini",
+    "google",
+    "xai",
+    "openrouter",
+    "groq",
+    "bedrock",
+    "ollama",
+    "openai_compatible",
+];
+
+/// The canonical type for a user-given label (`claude` → `anthropic`), or `None` when it is
+/// not one of [`PROVIDER_TYPES`].
+pub fn canonical_type(label: &str) -> Option<&'static str> {
+    let label = label.trim().to_ascii_lowercase().replace('-', "_");
+    match label.as_str() {
+        "claude" => Some("anthropic"),
+        "google" => Some("gemini"),
+        "openai_compatible" => Some("openai_compatible"),
+        other => known(other).map(|k| k.name),
+    }
+}
+
+impl ProviderSpec {
+    /// The spec of a stored provider called `name` of type `provider_type` (canonical, see
+    /// [`canonical_type`]): the type's wire format, default base URL and models.
+    pub fn stored(
+        name: &str,
+        provider_type: &str,
+        api_key: Option<String>,
+        base_url: Option<String>,
+        model: Option<String>,
+    ) -> Result<Self, String> {
+        let canonical = canonical_type(provider_type)
+            .ok_or_else(|| format!("unknown provider type '{provider_type}'"))?;
+        let (kind, base, models) = match known(canonical) {
+            Some(k) => (
+                k.kind,
+                base_url.or_else(|| Some(k.base_url.to_owned()).filter(|u| !u.is_empty())),
+                k.models.iter().map(|m| (*m).to_owned()).collect(),
+            ),
+            None => {
+                let Some(base) = base_url else {
+                    return Err("an openai_compatible provider needs a base_url".to_owned());
+                };
+                (ProviderKind::Openai, Some(base), vec!["*".to_owned()])
+            }
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            kind,
+            api_key,
+            secret_key: None,
+            session_token: None,
+            region: None,
+            base_url: base,
+            model: model.or_else(|| known(canonical).map(|k| k.model.to_owned())),
+            models,
+        })
+    }
+}
+
 /// Timeouts the gateway applies to every provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

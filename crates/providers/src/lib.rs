@@ -21,6 +21,9 @@ mod sse;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use config::{LlmConfig, ProviderKind, ProviderSpec, Timeouts, build_provider, known};
-pub use gateway::{Gateway, Policy};
+pub use config::{
+    LlmConfig, PROVIDER_TYPES, ProviderKind, ProviderSpec, Timeouts, build_provider,
+    canonical_type, known,
+};
+pub use gateway::{Gateway, Policy, ProviderStatus};
 pub use pricing::{Price, Pricing};

@@ -3,10 +3,12 @@
 
 mod artifacts;
 pub(crate) mod auth;
+pub(crate) mod chat;
 mod docs;
 mod dsagent;
 mod health;
 pub(crate) mod oauth;
+pub(crate) mod providers;
 pub(crate) mod sessions;
 
 use axum::{
@@ -48,6 +50,8 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(oauth::router())
         .merge(docs::router())
+        .merge(chat::router())
+        .merge(providers::router())
         .fallback(|| async {
             ApiError::new(ErrorCode::NotFound, "no such route; see /docs for the API")
         })

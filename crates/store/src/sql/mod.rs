@@ -23,8 +23,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use quarry_core::{
     Artifact, ArtifactFilter, ArtifactId, AuthStore, Event, EventRecord, Message, MessageQuery,
-    MetadataStore, NewSession, ProviderStore, Page, Result, Run, RunId, RunStatus, Session, SessionId,
-    SessionPatch, SessionQuery, TenantId,
+    MetadataStore, NewSession, Page, ProviderStore, Result, Run, RunId, RunStatus, Session,
+    SessionId, SessionPatch, SessionQuery, TenantId,
 };
 use sqlx::{Any, AnyPool, Transaction};
 

@@ -52,14 +52,18 @@ impl ProviderStore for SqlMetadataStore {
     }
 
     async fn get_provider(&self, tenant: &TenantId, id: &str) -> Result<ProviderRecord> {
-        let sql = format!("SELECT {COLUMNS} FROM provider_configs WHERE tenant_id = $1 AND id = $2");
+        let sql =
+            format!("SELECT {COLUMNS} FROM provider_configs WHERE tenant_id = $1 AND id = $2");
         let r = sqlx::query(&sql)
             .bind(tenant.as_str())
             .bind(id)
             .fetch_optional(&self.db.pool)
             .await
             .map_err(store_error)?;
-        r.as_ref().map(row).transpose()?.ok_or_else(|| not_found(id))
+        r.as_ref()
+            .map(row)
+            .transpose()?
+            .ok_or_else(|| not_found(id))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(provider = %record.name))]
@@ -156,7 +160,9 @@ mod tests {
         let a = record("team-a", "p1", "openai");
         store.insert_provider(&a).await.unwrap();
         assert!(matches!(
-            store.insert_provider(&record("team-a", "p2", "openai")).await,
+            store
+                .insert_provider(&record("team-a", "p2", "openai"))
+                .await,
             Err(Error::Conflict(_))
         ));
         store
@@ -164,7 +170,10 @@ mod tests {
             .await
             .unwrap();
         let tenant_a = TenantId::parse("team-a").unwrap();
-        assert_eq!(store.list_providers(&tenant_a).await.unwrap(), vec![a.clone()]);
+        assert_eq!(
+            store.list_providers(&tenant_a).await.unwrap(),
+            vec![a.clone()]
+        );
         assert!(matches!(
             store.get_provider(&tenant_a, "p3").await,
             Err(Error::NotFound { .. })
@@ -173,7 +182,12 @@ mod tests {
         changed.model = Some("gpt-4o".into());
         store.update_provider(&changed).await.unwrap();
         assert_eq!(
-            store.get_provider(&tenant_a, "p1").await.unwrap().model.as_deref(),
+            store
+                .get_provider(&tenant_a, "p1")
+                .await
+                .unwrap()
+                .model
+                .as_deref(),
             Some("gpt-4o")
         );
         store.delete_provider(&tenant_a, "p1").await.unwrap();
