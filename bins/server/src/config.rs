@@ -61,6 +61,9 @@ pub struct Config {
     pub dsagent_api_key: Option<String>,
     /// DSAgent's `DSAGENT_REQUIRE_API_KEY`: refuse to start without `DSAGENT_API_KEY`.
     pub dsagent_require_api_key: bool,
+    /// Language-model providers, failover order, timeouts and prices (`[llm]`); keys and
+    /// base URLs also come from the vendors' environment variables.
+    pub llm: quarry_providers::LlmConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -101,6 +104,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             dsagent_api_key: None,
             dsagent_require_api_key: false,
+            llm: quarry_providers::LlmConfig::default(),
         }
     }
 }
