@@ -9,6 +9,7 @@ mod dsagent;
 mod errors;
 mod health;
 mod layers;
+mod providers;
 mod sessions;
 mod shutdown;
 
