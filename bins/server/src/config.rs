@@ -327,6 +327,27 @@ mod tests {
     }
 
     #[test]
+    fn the_llm_table_configures_providers_order_timeouts_and_prices() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "quarry.toml",
+                "[llm]\norder = [\"local\"]\n[llm.timeouts]\nfirst_byte_ms = 1500\n\
+                 [llm.providers.local]\nbase_url = \"http://127.0.0.1:1234/v1\"\nmodel = \"qwen\"\n\
+                 [llm.pricing.qwen]\ninput = 1.0\noutput = 2.0\n",
+            )?;
+            let c = Config::load(None, Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.llm.timeouts.first_byte_ms, 1500);
+            assert_eq!(c.llm.order, ["local"]);
+            let specs = c.llm.specs(&|_| None).unwrap();
+            assert_eq!(specs[0].name, "local");
+            assert!((c.llm.pricing().cost("qwen", 1_000_000, 0) - 1.0).abs() < 1e-9);
+            jail.create_file("quarry.toml", "[llm.timeouts]\nfirst_bite_ms = 1")?;
+            assert!(Config::load(None, Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
     fn typos_and_bad_values_are_errors() {
         Jail::expect_with(|jail| {
             jail.create_file("quarry.toml", "prot = 1")?;
