@@ -2,7 +2,11 @@
 //! environment and `quarry.toml`, then the last resort) with the tenant's own stored keys in
 //! front. A tenant's stored providers are built once and rebuilt after every change.
 
-use std::{collections::HashMap, sync::Arc, sync::Mutex};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use quarry_core::{LlmProvider, ProviderRecord, TenantId};
 use quarry_providers::{Gateway, ProviderSpec, build_provider};
@@ -12,14 +16,18 @@ use crate::{AppState, error::ApiResult};
 /// One tenant's built providers.
 type Built = Arc<[Arc<dyn LlmProvider>]>;
 
-/// Built providers by tenant.
+/// Built providers by tenant, with when they were built.
 #[derive(Debug, Default)]
 pub struct TenantProviders {
-    built: Mutex<HashMap<TenantId, Built>>,
+    built: Mutex<HashMap<TenantId, (Instant, Built)>>,
 }
 
 /// Most tenants whose providers are kept built.
 const MAX_CACHED_TENANTS: usize = 4096;
+
+/// How long built providers are reused: changes made through this server invalidate them at
+/// once; changes made through another server sharing the database are seen after this.
+const REBUILD_AFTER: Duration = Duration::from_secs(30);
 
 impl TenantProviders {
     /// Forgets `tenant`'s providers (after a change).
@@ -30,7 +38,9 @@ impl TenantProviders {
     }
 
     fn get(&self, tenant: &TenantId) -> Option<Built> {
-        self.built.lock().ok()?.get(tenant).cloned()
+        let m = self.built.lock().ok()?;
+        let (at, built) = m.get(tenant)?;
+        (at.elapsed() < REBUILD_AFTER).then(|| built.clone())
     }
 
     fn put(&self, tenant: &TenantId, providers: Built) {
@@ -38,7 +48,7 @@ impl TenantProviders {
             if m.len() >= MAX_CACHED_TENANTS {
                 m.clear();
             }
-            m.insert(tenant.clone(), providers);
+            m.insert(tenant.clone(), (Instant::now(), providers));
         }
     }
 }

@@ -9,7 +9,12 @@
 //!    against the configured first-byte timeout.
 //!
 //! Prints a Markdown section on stdout. Traffic stays on 127.0.0.1; every loop is bounded.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use std::{
     sync::Arc,
@@ -61,7 +66,12 @@ async fn load(
 }
 
 /// Time until the body contains `marker`.
-async fn first(http: &reqwest::Client, url: &str, body: &serde_json::Value, marker: &str) -> Duration {
+async fn first(
+    http: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+    marker: &str,
+) -> Duration {
     let t = Instant::now();
     let resp = http.post(url).json(body).send().await.unwrap();
     assert!(resp.status().is_success(), "{url}: {}", resp.status());
@@ -78,8 +88,15 @@ async fn first(http: &reqwest::Client, url: &str, body: &serde_json::Value, mark
 
 fn clear_env() -> Vec<(&'static str, &'static str)> {
     [
-        "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "XAI_API_KEY",
-        "OPENROUTER_API_KEY", "GROQ_API_KEY", "AWS_ACCESS_KEY_ID", "OLLAMA_HOST",
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "GEMINI_API_KEY",
+        "GOOGLE_API_KEY",
+        "XAI_API_KEY",
+        "OPENROUTER_API_KEY",
+        "GROQ_API_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "OLLAMA_HOST",
     ]
     .iter()
     .map(|k| (*k, ""))
@@ -144,7 +161,9 @@ async fn main() {
     let cfg = dir2.path().join("bench.toml");
     std::fs::write(
         &cfg,
-        format!("[llm]\nbreaker_failures = 1000000\n[llm.timeouts]\nfirst_byte_ms = {FIRST_BYTE_MS}\n"),
+        format!(
+            "[llm]\nbreaker_failures = 1000000\n[llm.timeouts]\nfirst_byte_ms = {FIRST_BYTE_MS}\n"
+        ),
     )
     .unwrap();
     let (h, n) = (hung.openai_url(), next.url());
@@ -166,7 +185,9 @@ async fn main() {
     hang.sort();
     drop(server);
 
-    println!("| request | concurrency | requests | direct p50 (ms) | quarry p50 (ms) | direct p99 (ms) | quarry p99 (ms) | added p50 (ms) | added p99 (ms) |");
+    println!(
+        "| request | concurrency | requests | direct p50 (ms) | quarry p50 (ms) | direct p99 (ms) | quarry p99 (ms) | added p50 (ms) | added p99 (ms) |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (c, total, d, q) in &rows {
         let (dp50, qp50, dp99, qp99) = (pct(d, 0.5), pct(q, 0.5), pct(d, 0.99), pct(q, 0.99));
@@ -177,16 +198,25 @@ async fn main() {
         );
     }
     println!();
-    println!("| measure | direct p50 (ms) | quarry p50 (ms) | direct p99 (ms) | quarry p99 (ms) | added p50 (ms) | added p99 (ms) |");
+    println!(
+        "| measure | direct p50 (ms) | quarry p50 (ms) | direct p99 (ms) | quarry p99 (ms) | added p50 (ms) | added p99 (ms) |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    let (a, b, c, d) = (pct(&ttfd_d, 0.5), pct(&ttfd_q, 0.5), pct(&ttfd_d, 0.99), pct(&ttfd_q, 0.99));
+    let (a, b, c, d) = (
+        pct(&ttfd_d, 0.5),
+        pct(&ttfd_q, 0.5),
+        pct(&ttfd_d, 0.99),
+        pct(&ttfd_q, 0.99),
+    );
     println!(
         "| time to first delta, streaming (300 sequential) | {a:.3} | {b:.3} | {c:.3} | {d:.3} | {:.3} | {:.3} |",
         b - a,
         d - c
     );
     println!();
-    println!("| measure | first-byte timeout (ms) | p50 (ms) | max (ms) | beyond the timeout, p50 / max (ms) |");
+    println!(
+        "| measure | first-byte timeout (ms) | p50 (ms) | max (ms) | beyond the timeout, p50 / max (ms) |"
+    );
     println!("|---|---:|---:|---:|---:|");
     let (p50, max) = (pct(&hang, 0.5), pct(&hang, 1.0));
     println!(
