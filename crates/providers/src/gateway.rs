@@ -109,6 +109,14 @@ impl Guarded {
         }
     }
 
+    /// A call ended without a verdict (its caller went away): a half-open probe slot is
+    /// given back, so the next request can probe.
+    fn release_probe(&self) {
+        if let Ok(mut b) = self.breaker.lock() {
+            b.probing = false;
+        }
+    }
+
     fn succeeded(&self) {
         if let Ok(mut b) = self.breaker.lock() {
             *b = Breaker::default();
@@ -322,8 +330,24 @@ struct Run {
     errors: Vec<LlmError>,
     deadline: Instant,
     current: Option<Current>,
+    /// The provider being opened, while `attempt` waits for its first event.
+    opening: Option<Arc<Guarded>>,
     pending: VecDeque<ChatEvent>,
     done: bool,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        // Dropped mid-call (the caller went away): no verdict on the provider.
+        if !self.done
+            && let Some(cur) = &self.current
+        {
+            cur.guard.release_probe();
+        }
+        if let Some(g) = &self.opening {
+            g.release_probe();
+        }
+    }
 }
 
 fn timeout_error(provider: &str, stage: &str) -> LlmError {
@@ -582,6 +606,7 @@ impl LlmProvider for Gateway {
             errors: Vec::new(),
             deadline: Instant::now() + self.policy.total_timeout,
             current: None,
+            opening: None,
             pending: VecDeque::new(),
             done: false,
         };

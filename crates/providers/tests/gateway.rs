@@ -191,6 +191,40 @@ async fn the_breaker_opens_and_recovers_through_a_half_open_probe() {
 }
 
 #[tokio::test]
+async fn an_abandoned_probe_gives_its_slot_back() {
+    let flaky = FakeVendor::start().await;
+    let steady = FakeVendor::start().await;
+    flaky.set_fault(Fault::ServerError);
+    let mut p = policy();
+    p.retries = 0;
+    p.breaker_failures = 1;
+    p.breaker_cooldown = Duration::from_millis(200);
+    p.idle_timeout = Duration::from_secs(60);
+    let gw = Gateway::new(
+        vec![openai("flaky", &flaky), anthropic(&steady)],
+        p,
+        Pricing::builtin(),
+    );
+    assert_eq!(finished_by(&run(&gw).await.unwrap()), "anthropic");
+    assert!(gw.status()[0].breaker_open);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The probe starts answering, then its caller goes away mid-answer.
+    flaky.set_fault(Fault::HangMidStream);
+    let mut stream = gw.chat(request()).await.unwrap();
+    assert!(matches!(
+        stream.next().await,
+        Some(Ok(ChatEvent::TextDelta { .. }))
+    ));
+    drop(stream);
+    assert_eq!(flaky.requests(), 2);
+    // The next request may probe again (and this one succeeds, closing the breaker).
+    flaky.set_fault(Fault::None);
+    assert_eq!(finished_by(&run(&gw).await.unwrap()), "flaky");
+    assert_eq!(flaky.requests(), 3);
+    assert!(!gw.status()[0].breaker_open);
+}
+
+#[tokio::test]
 async fn usage_is_priced() {
     let fake = FakeVendor::start().await;
     fake.set_script(Script {
