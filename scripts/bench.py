@@ -213,6 +213,16 @@ Target: `GET /sessions` at least 50% of the hello-world rate.
 | idle RSS after start | {r['idle_rss_mb']:.1f} MB | < 30 MB |
 | RSS after the load above | {r['loaded_rss_mb']:.1f} MB | |
 """
+    # Sections other scripts own (scripts/bench-gateway) are kept.
+    try:
+        with open(args.out) as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = ""
+    kept = re.findall(r"<!-- ([a-z-]+):start -->.*?<!-- \1:end -->\n?", old, re.S)
+    for name in kept:
+        block = re.search(rf"<!-- {name}:start -->.*?<!-- {name}:end -->\n?", old, re.S)
+        text = text.rstrip("\n") + "\n\n" + block.group(0)
     with open(args.out, "w") as f:
         f.write(text)
     print(text)

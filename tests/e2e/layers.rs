@@ -42,7 +42,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
 ];
 
 /// Crates at the top, which may wire anything together.
-const TOP: &[&str] = &["quarry-server", "quarry-tests", "quarry-bench-hello"];
+const TOP: &[&str] = &[
+    "quarry-server",
+    "quarry-tests",
+    "quarry-bench-hello",
+    "quarry-example-custom-provider",
+];
 
 /// External crates a crate must never depend on directly.
 const FORBIDDEN: &[(&str, &[&str])] = &[
@@ -64,6 +69,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         &["axum", "hyper", "tokio", "sqlx", "reqwest", "tower"],
     ),
     ("quarry-api", &["sqlx"]),
+    ("quarry-providers", &["axum", "sqlx", "tower"]),
 ];
 
 #[test]

@@ -11,6 +11,7 @@ mod errors;
 mod health;
 mod kernel;
 mod layers;
+mod providers;
 mod sessions;
 mod shutdown;
 

@@ -113,7 +113,7 @@ impl CommonArgs {
 }
 
 /// Runs the chosen command.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+pub async fn run(cli: Cli, builder: crate::ServerBuilder) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let overrides = Overrides {
@@ -123,7 +123,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let config = Config::load(args.common.config.as_deref(), overrides)?;
             crate::logging::init(&config)?;
-            crate::serve::serve(config).await
+            crate::serve::serve(config, builder).await
         }
         Command::User(UserCommand::Create {
             common,

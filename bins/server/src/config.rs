@@ -92,6 +92,9 @@ pub struct Config {
     /// The G2Plot bundle (`g2plot.min.js`) for interactive charts; by default the one
     /// `scripts/setup-web` installs under `web/node_modules` of the checkout quarry was built from.
     pub chart_bundle: Option<PathBuf>,
+    /// Language-model providers, failover order, timeouts and prices (`[llm]`); keys and
+    /// base URLs also come from the vendors' environment variables.
+    pub llm: quarry_providers::LlmConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -146,6 +149,7 @@ impl Default for Config {
             kernel_max_file_mb: 512,
             kernel_cpu_seconds: 3600,
             chart_bundle: None,
+            llm: quarry_providers::LlmConfig::default(),
         }
     }
 }
@@ -385,6 +389,27 @@ mod tests {
             assert!(!shown.contains("my-secret-key") && !shown.contains("0123456789abcdef"));
             jail.set_env("DSAGENT_API_KEY", "");
             jail.set_env("DSAGENT_REQUIRE_API_KEY", "true");
+            assert!(Config::load(None, Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_llm_table_configures_providers_order_timeouts_and_prices() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "quarry.toml",
+                "[llm]\norder = [\"local\"]\n[llm.timeouts]\nfirst_byte_ms = 1500\n\
+                 [llm.providers.local]\nbase_url = \"http://127.0.0.1:1234/v1\"\nmodel = \"qwen\"\n\
+                 [llm.pricing.qwen]\ninput = 1.0\noutput = 2.0\n",
+            )?;
+            let c = Config::load(None, Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.llm.timeouts.first_byte_ms, 1500);
+            assert_eq!(c.llm.order, ["local"]);
+            let specs = c.llm.specs(&|_| None).unwrap();
+            assert_eq!(specs[0].name, "local");
+            assert!((c.llm.pricing().cost("qwen", 1_000_000, 0) - 1.0).abs() < 1e-9);
+            jail.create_file("quarry.toml", "[llm.timeouts]\nfirst_bite_ms = 1")?;
             assert!(Config::load(None, Overrides::default()).is_err());
             Ok(())
         });

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 
 /// Runs the server until SIGINT or SIGTERM.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+pub async fn serve(config: Config, builder: crate::ServerBuilder) -> anyhow::Result<()> {
     refuse_unprotected_bind(&config)?;
     // Registered before anything slow (migrations), so an early signal is not lost.
     let mut signals = Signals::register()?;
@@ -72,9 +72,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     api_config.max_upload_bytes = config.dsagent_max_upload_mb.saturating_mul(1024 * 1024);
     let kernels = crate::kernels::start(&config, &api_config.workspace_root).await;
     let sealer = crate::secrets::data_box(&config)?;
+    let llm = builder.gateway(&config.llm, &|k| std::env::var(k).ok())?;
+    if llm.is_empty() {
+        tracing::warn!("{}", quarry_api::llm::NO_PROVIDER);
+    } else {
+        let names: Vec<String> = llm.status().into_iter().map(|s| s.name).collect();
+        tracing::info!(providers = %names.join(","), "language model providers, in failover order");
+    }
     let mut state = AppState::new(metadata.clone(), Arc::new(artifacts), api_config)
         .with_auth(authenticator)
-        .with_sealer(sealer);
+        .with_sealer(sealer)
+        .with_llm(llm)
+        .with_provider_store(stores.providers.clone());
     if let Some(k) = &kernels {
         state = state.with_kernels(k.manager.clone());
     }

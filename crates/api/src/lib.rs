@@ -10,6 +10,7 @@ pub mod authn;
 pub mod error;
 mod extract;
 mod listing_cache;
+pub mod llm;
 mod openapi;
 mod routes;
 mod state;

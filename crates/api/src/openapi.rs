@@ -3,7 +3,7 @@
 use utoipa::OpenApi;
 
 use crate::routes::*;
-use crate::routes::{auth, charts, files, kernel, oauth, python_agent};
+use crate::routes::{auth, charts, chat, files, kernel, oauth, providers, python_agent};
 use crate::views;
 
 #[derive(OpenApi)]
@@ -30,6 +30,10 @@ use crate::views;
         list_artifacts, download_artifact, delete_artifact,
         python_agent,
         charts::create_chart, charts::g2plot_bundle,
+        chat::chat, chat::query,
+        providers::me, providers::auth_status, providers::list_mine, providers::put_mine,
+        providers::list, providers::create, providers::get_one, providers::update,
+        providers::delete, providers::test,
     ),
     components(schemas(
         views::Health, views::SessionView, views::SessionList, views::SessionDetail,
@@ -44,6 +48,9 @@ use crate::views;
         files::ArtifactList, files::UploadView,
         python_agent::PythonAgentBody, charts::ChartRequest, crate::agents::AgentResponse,
         crate::agents::AgentArtifact,
+        chat::ChatBody, chat::ChatAnswer,
+        providers::ProviderView, providers::PutProviderBody, providers::NewProviderBody,
+        providers::UpdateProviderBody, providers::ProviderTest,
     )),
     tags(
         (name = "health", description = "Liveness and readiness"),
@@ -54,6 +61,8 @@ use crate::views;
         (name = "users", description = "User management"),
         (name = "oauth", description = "OAuth2 for machine clients"),
         (name = "agents", description = "oneprompt agents: data, python, chart"),
+        (name = "chat", description = "OpenAnalyst quick chat through the provider gateway"),
+        (name = "providers", description = "Language-model providers and the current principal"),
     )
 )]
 struct ApiDoc;

@@ -7,9 +7,10 @@ use std::{
 };
 
 use quarry_core::{
-    ArtifactStore, DEFAULT_SESSION_ID, MetadataStore, NewSession, SecretBox, Session, SessionId,
-    TenantId,
+    ArtifactStore, DEFAULT_SESSION_ID, MetadataStore, NewSession, ProviderStore, SecretBox,
+    Session, SessionId, TenantId,
 };
+use quarry_providers::Gateway;
 
 use quarry_auth::{Authenticator, RateLimiter};
 
@@ -115,6 +116,14 @@ pub struct StateInner {
     pub kernels: Option<Arc<quarry_kernel::KernelManager>>,
     /// Writes the code of `/agents/python` (rules, then a model when one is set).
     pub python_analyst: quarry_kernel::PythonAnalyst,
+    /// The language models: the failover gateway over the configured providers and the last
+    /// resort. Requests use it through [`crate::llm::gateway_for`], which puts the tenant's
+    /// stored keys in front.
+    pub llm: Gateway,
+    /// Provider keys stored per tenant; `None` when no store is configured.
+    pub provider_store: Option<Arc<dyn ProviderStore>>,
+    /// The tenants' stored providers, built once per change.
+    pub(crate) tenant_llm: Arc<crate::llm::TenantProviders>,
 }
 
 impl AppState {
@@ -135,7 +144,22 @@ impl AppState {
             sealer: SecretBox::new(&SecretBox::generate_key()),
             kernels: None,
             python_analyst: quarry_kernel::PythonAnalyst::default(),
+            llm: Gateway::default(),
+            provider_store: None,
+            tenant_llm: Arc::default(),
         }))
+    }
+
+    /// The same state, answering language-model requests through `llm`.
+    pub fn with_llm(mut self, llm: Gateway) -> Self {
+        Arc::make_mut(&mut self.0).llm = llm;
+        self
+    }
+
+    /// The same state, keeping tenants' provider keys in `store`.
+    pub fn with_provider_store(mut self, store: Arc<dyn ProviderStore>) -> Self {
+        Arc::make_mut(&mut self.0).provider_store = Some(store);
+        self
     }
 
     /// The same state, checking credentials with `auth`.

@@ -17,6 +17,7 @@ mod message;
 mod plan;
 mod ports;
 mod principal;
+mod provider_store;
 mod run;
 mod sealed;
 mod session;
@@ -39,6 +40,7 @@ pub use ports::{
     ArtifactFilter, ArtifactStore, ByteStream, MetadataStore, ObjectKey, StoredObject,
 };
 pub use principal::{Principal, PrincipalRole};
+pub use provider_store::{MAX_PROVIDERS_PER_TENANT, ProviderRecord, ProviderStore};
 pub use run::{Run, RunKind, RunStatus};
 pub use sealed::{SecretBox, mask_secret};
 pub use session::{

@@ -4,12 +4,14 @@
 mod artifacts;
 pub(crate) mod auth;
 pub(crate) mod charts;
+pub(crate) mod chat;
 mod docs;
 mod dsagent;
 pub(crate) mod files;
 mod health;
 pub(crate) mod kernel;
 pub(crate) mod oauth;
+pub(crate) mod providers;
 pub(crate) mod python_agent;
 pub(crate) mod sessions;
 
@@ -62,6 +64,8 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(oauth::router())
         .merge(docs::router())
+        .merge(chat::router())
+        .merge(providers::router())
         .fallback(|| async {
             ApiError::new(ErrorCode::NotFound, "no such route; see /docs for the API")
         })

@@ -12,6 +12,7 @@ mod error;
 mod events;
 mod messages;
 mod patch;
+mod providers;
 mod rows;
 mod runs;
 mod sessions;
@@ -22,8 +23,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use quarry_core::{
     Artifact, ArtifactFilter, ArtifactId, AuthStore, Event, EventRecord, Message, MessageQuery,
-    MetadataStore, NewSession, Page, Result, Run, RunId, RunStatus, Session, SessionId,
-    SessionPatch, SessionQuery, TenantId,
+    MetadataStore, NewSession, Page, ProviderStore, Result, Run, RunId, RunStatus, Session,
+    SessionId, SessionPatch, SessionQuery, TenantId,
 };
 use sqlx::{Any, AnyPool, Transaction};
 
@@ -40,6 +41,8 @@ pub struct Stores {
     pub metadata: Arc<dyn MetadataStore>,
     /// Users and credentials (never cached).
     pub auth: Arc<dyn AuthStore>,
+    /// Language-model provider configurations (never cached).
+    pub providers: Arc<dyn ProviderStore>,
 }
 
 /// Opens the stores at `url` (`sqlite://PATH`, created when missing, or `postgres://…`),
@@ -52,6 +55,7 @@ pub struct Stores {
 pub async fn connect_stores(url: &str, options: MetadataOptions) -> Result<Stores> {
     let store = Arc::new(SqlMetadataStore::connect(url, &options).await?);
     let auth: Arc<dyn AuthStore> = store.clone();
+    let providers: Arc<dyn ProviderStore> = store.clone();
     let metadata: Arc<dyn MetadataStore> = if options.session_cache {
         Arc::new(CachedMetadataStore::new(
             store,
@@ -60,7 +64,11 @@ pub async fn connect_stores(url: &str, options: MetadataOptions) -> Result<Store
     } else {
         store
     };
-    Ok(Stores { metadata, auth })
+    Ok(Stores {
+        metadata,
+        auth,
+        providers,
+    })
 }
 
 /// Opens the metadata store at `url`; [`connect_stores`] without the auth store.

@@ -112,6 +112,24 @@ async fn auth_suite_on_postgres() {
     assert_passed(h.name, failures);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_configs_on_sqlite_and_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/providers.db", dir.path().display());
+    let h = Harness::new("sqlite", url, MetadataOptions::default());
+    crate::providers::run(&h.stores().await).await;
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let h = Harness::new("postgres", db.url.clone(), MetadataOptions::default());
+    let stores = h.stores().await;
+    let outcome = tokio::spawn(async move { crate::providers::run(&stores).await }).await;
+    db.drop_database().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
 /// `connect_stores` opens one pool for both stores, caching only the metadata store.
 #[tokio::test]
 async fn stores_share_one_pool_and_only_metadata_is_cached() {

@@ -8,3 +8,4 @@ mod auth;
 mod backends;
 mod cache;
 mod metadata;
+mod providers;
