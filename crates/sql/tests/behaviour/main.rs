@@ -1,0 +1,7 @@
+//! Behaviour of quarry-sql against real databases: SQLite always, PostgreSQL and MariaDB
+//! when they run (on CI they must).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+mod analyst;
+mod engines;
