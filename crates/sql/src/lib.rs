@@ -23,6 +23,7 @@ pub mod semantic;
 pub mod source;
 pub mod value;
 
+pub use analyst::{Analysis, Intent, NotUnderstood, OfflineAnalyst};
 pub use error::{Result, SqlError};
 pub use exec::{Limits, Outcome, QueryResult, RowSink};
 pub use guard::{GuardError, GuardedSql};
