@@ -1,7 +1,7 @@
 //! Behaviour of quarry-sql against real databases: SQLite always, PostgreSQL and MariaDB
 //! when they run (on CI they must).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)]
 
 mod analyst;
 mod engines;
