@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{Column as _, ColumnIndex, Connection, Database, Decode, Executor, TypeInfo};
+use sqlx::{Column as _, Connection, Database, Executor, TypeInfo};
 
 use crate::{
     DataSource, GuardedSql, Result, SqlError, guard,
@@ -152,69 +152,105 @@ fn classify(e: sqlx::Error, timeout: Duration) -> SqlError {
     SqlError::db(e)
 }
 
-/// Streams the rows of `sql` on `conn` into `sink`; returns columns, count, truncation and
-/// whether rows were left unread (the connection must then be discarded).
-async fn drive<DB, S>(
-    conn: &mut DB::Connection,
-    sql: &str,
-    cap: usize,
-    sink: &mut S,
-) -> Result<(Vec<ResultColumn>, usize, bool), sqlx::Error>
-where
-    DB: Database,
-    S: RowSink,
-    for<'e> &'e mut DB::Connection: Executor<'e, Database = DB>,
-    usize: ColumnIndex<DB::Row>,
-    for<'r> &'r str: Decode<'r, DB>,
-    for<'r> &'r [u8]: Decode<'r, DB>,
-{
-    let mut columns: Option<Vec<ResultColumn>> = None;
-    let mut count = 0usize;
-    let mut truncated = false;
-    {
-        let mut stream = sqlx::raw_sql(sql).fetch(&mut *conn);
-        while let Some(row) = stream.try_next().await? {
-            if columns.is_none() {
-                let c = columns_of(&row);
-                sink.columns(&c)
-                    .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-                columns = Some(c);
+/// Streams the rows of `sql` on `conn` (a concrete connection type: generic code here would
+/// make the futures' `Send` unprovable) into `sink`; gives columns, count and truncation.
+macro_rules! drive {
+    ($conn:expr, $sql:expr, $cap:expr, $sink:expr) => {{
+        async move {
+            let conn = $conn;
+            let sql: &str = $sql;
+            let cap: usize = $cap;
+            let sink = $sink;
+            let mut columns: Option<Vec<ResultColumn>> = None;
+            let mut count = 0usize;
+            let mut truncated = false;
+            {
+                let mut stream = sqlx::raw_sql(sql).fetch(&mut *conn);
+                while let Some(row) = stream.try_next().await? {
+                    if columns.is_none() {
+                        let c = columns_of(&row);
+                        sink.columns(&c).map_err(sink_err)?;
+                        columns = Some(c);
+                    }
+                    if count >= cap {
+                        truncated = true;
+                        break;
+                    }
+                    let mut cells = Vec::with_capacity(columns.as_ref().map_or(0, Vec::len));
+                    decode_row(&row, &mut cells)?;
+                    sink.row(&cells).map_err(sink_err)?;
+                    count += 1;
+                    sink.flush().await.map_err(sink_err)?;
+                }
             }
-            if count >= cap {
-                truncated = true;
-                break;
-            }
-            let mut cells = Vec::with_capacity(columns.as_ref().map_or(0, Vec::len));
-            decode_row(&row, &mut cells)?;
-            sink.row(&cells)
-                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-            count += 1;
-            sink.flush()
-                .await
-                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-        }
-    }
-    let columns = match columns {
-        Some(c) => c,
-        None => {
-            // Only the names are wanted; a driver that cannot describe leaves them unknown.
-            let c: Vec<ResultColumn> = match (&mut *conn).describe(sql).await {
-                Ok(described) => described
-                    .columns()
-                    .iter()
-                    .map(|c| ResultColumn {
-                        name: c.name().to_owned(),
-                        type_name: c.type_info().name().to_owned(),
-                    })
-                    .collect(),
-                Err(_) => Vec::new(),
+            let columns = match columns {
+                Some(c) => c,
+                None => {
+                    // Only the names are wanted; a driver that cannot describe leaves them
+                    // unknown.
+                    let c: Vec<ResultColumn> = match (&mut *conn).describe(sql).await {
+                        Ok(described) => described
+                            .columns()
+                            .iter()
+                            .map(|c| ResultColumn {
+                                name: c.name().to_owned(),
+                                type_name: c.type_info().name().to_owned(),
+                            })
+                            .collect(),
+                        Err(_) => Vec::new(),
+                    };
+                    sink.columns(&c).map_err(sink_err)?;
+                    c
+                }
             };
-            sink.columns(&c)
-                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-            c
+            Ok::<_, sqlx::Error>((columns, count, truncated))
         }
-    };
-    Ok((columns, count, truncated))
+    }};
+}
+
+fn drive_sqlite<'a, S: RowSink + 'a>(
+    conn: &'a mut sqlx::SqliteConnection,
+    sql: &'a str,
+    cap: usize,
+    sink: &'a mut S,
+) -> futures::future::BoxFuture<'a, Result<Driven, sqlx::Error>> {
+    Box::pin(drive!(conn, sql, cap, sink))
+}
+
+fn drive_pg<'a, S: RowSink + 'a>(
+    conn: &'a mut sqlx::PgConnection,
+    sql: &'a str,
+    cap: usize,
+    sink: &'a mut S,
+) -> futures::future::BoxFuture<'a, Result<Driven, sqlx::Error>> {
+    Box::pin(drive!(conn, sql, cap, sink))
+}
+
+fn drive_mysql<'a, S: RowSink + 'a>(
+    conn: &'a mut sqlx::MySqlConnection,
+    sql: &'a str,
+    cap: usize,
+    sink: &'a mut S,
+) -> futures::future::BoxFuture<'a, Result<Driven, sqlx::Error>> {
+    Box::pin(drive!(conn, sql, cap, sink))
+}
+
+fn exec_pg<'a>(
+    conn: &'a mut sqlx::PgConnection,
+    sql: &'a str,
+) -> futures::future::BoxFuture<'a, Result<(), sqlx::Error>> {
+    Box::pin(async move { conn.execute(sql).await.map(|_| ()) })
+}
+
+fn exec_mysql<'a>(
+    conn: &'a mut sqlx::MySqlConnection,
+    sql: &'a str,
+) -> futures::future::BoxFuture<'a, Result<(), sqlx::Error>> {
+    Box::pin(async move { conn.execute(sql).await.map(|_| ()) })
+}
+
+fn sink_err(e: SqlError) -> sqlx::Error {
+    sqlx::Error::Protocol(e.to_string())
 }
 
 impl DataSource {
@@ -241,7 +277,7 @@ impl DataSource {
                     .set_progress_handler(1000, move || Instant::now() < deadline);
                 let res = tokio::time::timeout(
                     backstop,
-                    drive::<sqlx::Sqlite, S>(&mut conn, sql.as_str(), cap, sink),
+                    drive_sqlite(&mut conn, sql.as_str(), cap, &mut *sink),
                 )
                 .await;
                 match res {
@@ -266,14 +302,13 @@ impl DataSource {
                 let wrapped = capped(sql, cap);
                 let text = wrapped.as_deref().unwrap_or(sql.as_str());
                 let res = tokio::time::timeout(backstop, async {
-                    sqlx::raw_sql(&format!(
+                    let begin = format!(
                         "BEGIN TRANSACTION READ ONLY; SET LOCAL statement_timeout = {timeout_ms}; \
                          SET LOCAL lock_timeout = {timeout_ms}"
-                    ))
-                    .execute(&mut *conn)
-                    .await?;
-                    let out = drive::<sqlx::Postgres, S>(&mut conn, text, cap, sink).await;
-                    let rollback = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+                    );
+                    exec_pg(&mut conn, &begin).await?;
+                    let out = drive_pg(&mut conn, text, cap, &mut *sink).await;
+                    let rollback = exec_pg(&mut conn, "ROLLBACK").await;
                     let out = out?;
                     rollback?;
                     Ok::<_, sqlx::Error>(out)
@@ -294,12 +329,10 @@ impl DataSource {
                     format!("SET SESSION max_execution_time = {timeout_ms}")
                 };
                 let res = tokio::time::timeout(backstop, async {
-                    sqlx::raw_sql(&set_timeout).execute(&mut *conn).await?;
-                    sqlx::raw_sql("START TRANSACTION READ ONLY")
-                        .execute(&mut *conn)
-                        .await?;
-                    let out = drive::<sqlx::MySql, S>(&mut conn, text, cap, sink).await;
-                    let rollback = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+                    exec_mysql(&mut conn, &set_timeout).await?;
+                    exec_mysql(&mut conn, "START TRANSACTION READ ONLY").await?;
+                    let out = drive_mysql(&mut conn, text, cap, &mut *sink).await;
+                    let rollback = exec_mysql(&mut conn, "ROLLBACK").await;
                     let out = out?;
                     rollback?;
                     Ok::<_, sqlx::Error>(out)
@@ -317,15 +350,25 @@ impl DataSource {
     }
 
     /// Runs `sql` under `limits` and collects every row (up to the cap) as JSON.
-    pub async fn query(&self, sql: &GuardedSql, limits: Limits) -> Result<QueryResult> {
-        let mut sink = Collect::new(limits.max_rows);
-        let outcome = self.run(sql, limits, &mut sink).await?;
-        Ok(QueryResult {
-            columns: outcome.columns.into_iter().map(|c| c.name).collect(),
-            rows: sink.rows,
-            row_count: outcome.row_count,
-            truncated: outcome.truncated,
-            execution_time_ms: outcome.execution_time_ms,
+    ///
+    /// The future is boxed: it is `Send` for every lifetime, which callers behind
+    /// `async_trait` (the offline provider) need and the compiler cannot prove through the
+    /// drivers' higher-ranked bounds.
+    pub fn query<'a>(
+        &'a self,
+        sql: &'a GuardedSql,
+        limits: Limits,
+    ) -> futures::future::BoxFuture<'a, Result<QueryResult>> {
+        Box::pin(async move {
+            let mut sink = Collect::new(limits.max_rows);
+            let outcome = self.run(sql, limits, &mut sink).await?;
+            Ok(QueryResult {
+                columns: outcome.columns.into_iter().map(|c| c.name).collect(),
+                rows: sink.rows,
+                row_count: outcome.row_count,
+                truncated: outcome.truncated,
+                execution_time_ms: outcome.execution_time_ms,
+            })
         })
     }
 }

@@ -23,10 +23,14 @@ pub mod semantic;
 pub mod source;
 pub mod value;
 
+pub use agent::{
+    AgentAnswer, AgentSettings, AgentStatus, Example, ExecutionMode, Question, SqlAgent,
+};
 pub use analyst::{Analysis, Intent, NotUnderstood, OfflineAnalyst};
 pub use error::{Result, SqlError};
 pub use exec::{Limits, Outcome, QueryResult, RowSink};
 pub use guard::{GuardError, GuardedSql};
+pub use offline::{DefaultConnection, OfflineProvider};
 pub use schema::{Column, ForeignKey, Schema, Table};
 pub use semantic::SemanticModel;
 pub use source::{ConnectionSpec, DataSource, Engine};

@@ -173,11 +173,12 @@ impl DataSource {
 
     /// Checks that the source answers.
     pub async fn test(&self) -> Result<()> {
-        let q = sqlx::raw_sql("SELECT 1");
+        use sqlx::Executor as _;
+        let q = "SELECT 1";
         match &self.pool {
-            Pool::Sqlite(p) => q.execute(p).await.map(|_| ()),
-            Pool::Postgres(p) => q.execute(p).await.map(|_| ()),
-            Pool::Mysql(p) => q.execute(p).await.map(|_| ()),
+            Pool::Sqlite(p) => p.execute(q).await.map(|_| ()),
+            Pool::Postgres(p) => p.execute(q).await.map(|_| ()),
+            Pool::Mysql(p) => p.execute(q).await.map(|_| ()),
         }
         .map_err(SqlError::db)
     }
