@@ -5,6 +5,7 @@ mod artifacts;
 mod auth;
 mod cli;
 mod crash;
+mod data;
 mod dsagent;
 mod errors;
 mod health;

@@ -4,6 +4,7 @@
 
 mod cli;
 mod config;
+mod data;
 mod logging;
 mod secrets;
 mod serve;

@@ -60,9 +60,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         anonymous: config.rate_limit_anonymous,
     };
     let sealer = crate::secrets::data_box(&config)?;
-    let state = AppState::new(metadata.clone(), Arc::new(artifacts), api_config)
+    let mut state = AppState::new(metadata.clone(), Arc::new(artifacts), api_config)
         .with_auth(authenticator)
         .with_sealer(sealer);
+    if let Some(data) = crate::data::open(&config.data_dir).await {
+        state = state.with_data(data);
+    }
     let app = quarry_api::router(state);
 
     let addr = format!("{}:{}", config.host, config.port);

@@ -104,6 +104,8 @@ pub struct StateInner {
     pub(crate) limiter: Arc<RateLimiter>,
     /// Seals secrets stored at rest (provider keys, database credentials).
     pub sealer: SecretBox,
+    /// The SQL data agent; `None` when the server runs without one.
+    pub data: Option<Arc<crate::data::DataService>>,
 }
 
 impl AppState {
@@ -122,6 +124,7 @@ impl AppState {
             auth: None,
             limiter: Arc::default(),
             sealer: SecretBox::new(&SecretBox::generate_key()),
+            data: None,
         }))
     }
 
@@ -135,6 +138,12 @@ impl AppState {
     /// without it, a random key that lives as long as the process).
     pub fn with_sealer(mut self, sealer: SecretBox) -> Self {
         Arc::make_mut(&mut self.0).sealer = sealer;
+        self
+    }
+
+    /// The same state, answering data questions with `data`.
+    pub fn with_data(mut self, data: crate::data::DataService) -> Self {
+        Arc::make_mut(&mut self.0).data = Some(Arc::new(data));
         self
     }
 

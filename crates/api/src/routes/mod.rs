@@ -3,6 +3,7 @@
 
 mod artifacts;
 pub(crate) mod auth;
+mod data;
 mod docs;
 mod dsagent;
 mod health;
@@ -27,6 +28,7 @@ use crate::{
 };
 
 pub(crate) use artifacts::__path_download;
+pub(crate) use data::__path_data_agent;
 pub(crate) use dsagent::{
     __path_archive_session, __path_create_session as __path_ds_create_session,
     __path_delete_session as __path_ds_delete_session, __path_get_session as __path_ds_get_session,
@@ -45,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sessions::router())
         .merge(dsagent::router())
         .merge(artifacts::router())
+        .merge(data::router())
         .merge(auth::router())
         .merge(oauth::router())
         .merge(docs::router())
