@@ -7,6 +7,7 @@
 
 mod artifacts;
 mod auth;
+mod catalog;
 mod connect;
 mod error;
 mod events;
@@ -40,6 +41,8 @@ pub struct Stores {
     pub metadata: Arc<dyn MetadataStore>,
     /// Users and credentials (never cached).
     pub auth: Arc<dyn AuthStore>,
+    /// The SQL data agent's connections, semantic models, examples, settings and history.
+    pub sql_catalog: Arc<dyn quarry_core::SqlCatalog>,
 }
 
 /// Opens the stores at `url` (`sqlite://PATH`, created when missing, or `postgres://…`),
@@ -52,6 +55,7 @@ pub struct Stores {
 pub async fn connect_stores(url: &str, options: MetadataOptions) -> Result<Stores> {
     let store = Arc::new(SqlMetadataStore::connect(url, &options).await?);
     let auth: Arc<dyn AuthStore> = store.clone();
+    let sql_catalog: Arc<dyn quarry_core::SqlCatalog> = store.clone();
     let metadata: Arc<dyn MetadataStore> = if options.session_cache {
         Arc::new(CachedMetadataStore::new(
             store,
@@ -60,7 +64,11 @@ pub async fn connect_stores(url: &str, options: MetadataOptions) -> Result<Store
     } else {
         store
     };
-    Ok(Stores { metadata, auth })
+    Ok(Stores {
+        metadata,
+        auth,
+        sql_catalog,
+    })
 }
 
 /// Opens the metadata store at `url`; [`connect_stores`] without the auth store.
