@@ -10,6 +10,7 @@ mod dsagent;
 mod errors;
 mod health;
 mod layers;
+mod nl2sql;
 mod sessions;
 mod shutdown;
 

@@ -64,7 +64,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_auth(authenticator)
         .with_sealer(sealer);
     if let Some(data) = crate::data::open(&config.data_dir).await {
-        state = state.with_data(data);
+        let sqlite_dir = config.data_dir.join("databases");
+        state = state.with_data(data.with_catalog(stores.sql_catalog.clone(), sqlite_dir));
     }
     let app = quarry_api::router(state);
 

@@ -7,6 +7,7 @@ mod data;
 mod docs;
 mod dsagent;
 mod health;
+mod nl2sql;
 pub(crate) mod oauth;
 pub(crate) mod sessions;
 
@@ -35,6 +36,14 @@ pub(crate) use dsagent::{
     __path_list_sessions as __path_ds_list_sessions, __path_update_session,
 };
 pub(crate) use health::{__path_health, __path_ready};
+pub(crate) use nl2sql::{
+    __path_cache_stats, __path_chat, __path_clear_cache, __path_create_connection,
+    __path_create_example, __path_delete_connection, __path_delete_example, __path_delete_semantic,
+    __path_execute_pending, __path_get_connection, __path_get_schema, __path_get_semantic,
+    __path_get_settings, __path_history, __path_list_connections, __path_list_examples,
+    __path_put_semantic, __path_put_settings, __path_refresh_schema, __path_run_query,
+    __path_set_execution_mode, __path_test_connection, __path_update_connection,
+};
 pub(crate) use sessions::{
     __path_create_session, __path_delete_session, __path_get_session, __path_list_sessions,
 };
@@ -48,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dsagent::router())
         .merge(artifacts::router())
         .merge(data::router())
+        .merge(nl2sql::router())
         .merge(auth::router())
         .merge(oauth::router())
         .merge(docs::router())

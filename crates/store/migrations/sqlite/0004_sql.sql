@@ -63,6 +63,6 @@ CREATE TABLE sql_pending_queries (
     question      TEXT NOT NULL,
     sql_text      TEXT NOT NULL,
     created_at    TEXT NOT NULL,
-    PRIMARY KEY (tenant_id, message_id),
-    FOREIGN KEY (tenant_id, connection_id) REFERENCES sql_connections (tenant_id, id) ON DELETE CASCADE
+    -- No foreign key: built-in connections (the demo database) have no row here.
+    PRIMARY KEY (tenant_id, message_id)
 );
