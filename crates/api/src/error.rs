@@ -217,9 +217,11 @@ impl From<quarry_sql::SqlError> for ApiError {
         let code = match &e {
             // A refused or failing query is the caller's input: a clear 400. So is a saved
             // connection that does not answer: its settings are the caller's.
-            E::Refused(_) | E::Database(_) | E::Timeout(_) | E::NotUnderstood(_) | E::Connect(_) => {
-                ErrorCode::BadRequest
-            }
+            E::Refused(_)
+            | E::Database(_)
+            | E::Timeout(_)
+            | E::NotUnderstood(_)
+            | E::Connect(_) => ErrorCode::BadRequest,
             E::InvalidConnection(_) => ErrorCode::ValidationError,
             E::Llm(_) => ErrorCode::ServiceUnavailable,
             _ => ErrorCode::InternalError,

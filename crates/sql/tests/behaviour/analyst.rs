@@ -328,3 +328,31 @@ async fn offline_analyst_works_on_another_schema() {
             .is_err()
     );
 }
+
+/// The same questions on PostgreSQL and MariaDB (the dialects' SQL differs; the answers must
+/// not).
+async fn league_on(engine: Engine) {
+    let Some((spec, cleanup)) = super::engines::fixture(engine, "analyst").await else {
+        return;
+    };
+    let src = DataSource::connect(&spec).await.unwrap();
+    let schema = src.introspect().await.unwrap();
+    let cases: Vec<(&str, &str)> = LEAGUE_CASES
+        .iter()
+        .copied()
+        .filter(|(_, sql)| !sql.contains("strftime"))
+        .collect();
+    check(&src, &schema, &SemanticModel::default(), &cases).await;
+    src.close().await;
+    cleanup();
+}
+
+#[tokio::test]
+async fn offline_analyst_on_postgres() {
+    league_on(Engine::Postgres).await;
+}
+
+#[tokio::test]
+async fn offline_analyst_on_mariadb() {
+    league_on(Engine::Mysql).await;
+}

@@ -45,6 +45,13 @@ pub async fn fixture(
                 .await
                 .unwrap();
                 sqlx::raw_sql(FIXTURE).execute(&mut d).await.unwrap();
+                sqlx::raw_sql(
+                    "CREATE FUNCTION sneaky() RETURNS int LANGUAGE sql AS \
+                     $$ INSERT INTO teams VALUES (9, 'x', 'y') RETURNING 1 $$",
+                )
+                .execute(&mut d)
+                .await
+                .unwrap();
                 true
             }
             Err(e) => skip(engine, &e.to_string()),
@@ -256,7 +263,13 @@ async fn behaviour(engine: Engine) {
             "{engine:?} accepted: {sql}"
         );
     }
-    // Behind the guard, the transaction is read-only: a write smuggled past it still fails.
+    // Behind the guard, the transaction is read-only: a write hidden in a function the guard
+    // cannot see into still fails.
+    if engine == Engine::Postgres {
+        let g = guard::check(engine, "SELECT sneaky()").unwrap();
+        let err = src.query(&g, Limits::default()).await.unwrap_err();
+        assert!(err.to_string().contains("read-only"), "{err}");
+    }
     src.close().await;
     let src = DataSource::connect(&spec).await.unwrap();
     assert_eq!(checksum(&src).await, before);
