@@ -363,3 +363,146 @@ async fn nl2sql_surface_on_the_demo_database() {
         .unwrap();
     assert!(cleared["cleared"].as_u64().is_some());
 }
+
+/// A fresh database on a server engine, filled with a small table; `None` (said loudly) when
+/// the server is not running outside CI.
+async fn engine_db(engine: &str) -> Option<(String, String)> {
+    use sqlx::Connection;
+    let db = format!("quarry_e2e_{}", std::process::id());
+    let (admin, url) = match engine {
+        "postgres" => (
+            "postgres://postgres@127.0.0.1:5432/postgres".to_owned(),
+            format!("postgres://postgres@127.0.0.1:5432/{db}"),
+        ),
+        _ => (
+            "mysql://root@127.0.0.1:3306/mysql".to_owned(),
+            format!("mysql://root@127.0.0.1:3306/{db}"),
+        ),
+    };
+    let setup = [
+        format!("DROP DATABASE IF EXISTS {db}"),
+        format!("CREATE DATABASE {db}"),
+    ];
+    let table = [
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, total DECIMAL(10,2) NOT NULL, status VARCHAR(20) NOT NULL)",
+        "INSERT INTO orders VALUES (1, 10.50, 'completed'), (2, 20.00, 'pending'), (3, 5.25, 'completed')",
+        "CREATE TABLE customers (id INTEGER PRIMARY KEY, name VARCHAR(20) NOT NULL)",
+        "INSERT INTO customers VALUES (1, 'Ada')",
+        "CREATE TABLE products (id INTEGER PRIMARY KEY, price DECIMAL(10,2) NOT NULL)",
+        "CREATE TABLE categories (id INTEGER PRIMARY KEY, name VARCHAR(20) NOT NULL)",
+        "CREATE TABLE order_items (id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL)",
+    ];
+    let run = |url: String, stmts: Vec<String>| async move {
+        if url.starts_with("postgres") {
+            let mut c = sqlx::PgConnection::connect(&url).await?;
+            for s in stmts {
+                sqlx::raw_sql(&s).execute(&mut c).await?;
+            }
+        } else {
+            let mut c = sqlx::MySqlConnection::connect(&url).await?;
+            for s in stmts {
+                sqlx::raw_sql(&s).execute(&mut c).await?;
+            }
+        }
+        Ok::<_, sqlx::Error>(())
+    };
+    if let Err(e) = run(admin, setup.to_vec()).await {
+        assert!(
+            std::env::var("CI").is_err(),
+            "{engine} is required under CI: {e}"
+        );
+        eprintln!("SKIPPING the {engine} part of the NL→SQL e2e test: {e}");
+        return None;
+    }
+    run(url.clone(), table.iter().map(|s| s.to_string()).collect())
+        .await
+        .unwrap();
+    Some((db, url))
+}
+
+async fn drop_db(engine: &str, db: &str) {
+    use sqlx::Connection;
+    if engine == "postgres" {
+        let mut c = sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres")
+            .await
+            .unwrap();
+        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    } else {
+        let mut c = sqlx::MySqlConnection::connect("mysql://root@127.0.0.1:3306/mysql")
+            .await
+            .unwrap();
+        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {db}"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn hostile_statements_are_refused_on_postgres_and_mariadb() {
+    let (_dir, server) = fresh_server();
+    let http = client();
+    for engine in ["postgres", "mysql"] {
+        let Some((db, url)) = engine_db(engine).await else {
+            continue;
+        };
+        let created: Value = http
+            .post(server.url("/api/v1/connections"))
+            .json(&json!({"name": engine, "url": url}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(created["engine"], engine, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        let query = |sql: String| {
+            http.post(server.url(&format!("/api/v1/connections/{id}/query")))
+                .json(&json!({"sql": sql}))
+                .send()
+        };
+        let sum = || async {
+            let v: Value = query("SELECT id, total, status FROM orders ORDER BY id".into())
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["rows"].clone()
+        };
+        let before = sum().await;
+        assert_eq!(before.as_array().unwrap().len(), 3, "{engine}: {before}");
+        for sql in HOSTILE {
+            let res = query((*sql).to_owned()).await.unwrap();
+            assert_eq!(res.status(), 400, "{engine}: {sql}");
+            assert_error_shape(&res.json().await.unwrap());
+        }
+        // Invalid UTF-8 never reaches the guard: the body is not JSON.
+        let res = http
+            .post(server.url(&format!("/api/v1/connections/{id}/query")))
+            .header("content-type", "application/json")
+            .body(b"{\"sql\": \"SELECT \xff\xfe; DROP TABLE orders\"}".to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400);
+        assert_eq!(sum().await, before, "{engine}: data changed");
+        // The offline analyst answers there too.
+        let done = chat(
+            &http,
+            server.url("/api/v1/chat"),
+            json!({"message": "How many completed orders?", "connection_id": id}),
+        )
+        .await;
+        assert_eq!(done["results"]["rows"], json!([[2]]), "{engine}: {done}");
+        http.delete(server.url(&format!("/api/v1/connections/{id}")))
+            .send()
+            .await
+            .unwrap();
+        drop_db(engine, &db).await;
+    }
+}
