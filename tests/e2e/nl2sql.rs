@@ -499,6 +499,25 @@ async fn hostile_statements_are_refused_on_postgres_and_mariadb() {
         )
         .await;
         assert_eq!(done["results"]["rows"], json!([[2]]), "{engine}: {done}");
+        let data: Value = http
+            .post(server.url("/agents/data"))
+            .json(&json!({"query": "Total revenue of completed orders", "connection_id": id}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(data["ok"], true, "{engine}: {data}");
+        let csv = http
+            .get(server.url(data["artifacts"][0]["url"].as_str().unwrap()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(csv, "revenue\r\n15.75\r\n", "{engine}");
         http.delete(server.url(&format!("/api/v1/connections/{id}")))
             .send()
             .await

@@ -107,10 +107,9 @@ pub(crate) async fn data_agent(
         ));
     }
     let svc = service(&state)?;
-    let conn = match (&body.connection_id, &svc.default) {
-        (None, Some(c)) => c,
-        (Some(id), Some(c)) if *id == c.id => c,
-        (Some(id), _) => return Err(ApiError::not_found("connection", id)),
+    let conn_id = match (&body.connection_id, &svc.default) {
+        (Some(id), _) => id.clone(),
+        (None, Some(c)) => c.id.clone(),
         (None, None) => {
             return Err(ApiError::new(
                 ErrorCode::ServiceUnavailable,
@@ -118,6 +117,7 @@ pub(crate) async fn data_agent(
             ));
         }
     };
+    let conn = &super::nl2sql::resolve_connection(&state, svc, &me.tenant_id, &conn_id).await?;
     let session = state
         .session_or_default(&me.tenant_id, body.session_id.as_deref())
         .await?;

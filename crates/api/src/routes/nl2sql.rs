@@ -522,6 +522,21 @@ pub(crate) async fn refresh_schema(
     ))
 }
 
+/// A connection of `tenant` as the data agent uses it (its id being the agent's cache key).
+pub(crate) async fn resolve_connection(
+    state: &AppState,
+    svc: &DataService,
+    tenant: &TenantId,
+    id: &str,
+) -> ApiResult<quarry_sql::DefaultConnection> {
+    let r = resolve(state, svc, tenant, id).await?;
+    Ok(quarry_sql::DefaultConnection {
+        id: scoped(tenant, &r),
+        source: r.source,
+        semantic: r.semantic,
+    })
+}
+
 /// The agent's key for a connection: saved connections are per tenant, the built-in one
 /// is shared.
 fn scoped(tenant: &TenantId, r: &Resolved) -> String {
