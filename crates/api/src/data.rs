@@ -70,6 +70,12 @@ impl DataService {
         self
     }
 
+    /// The offline analyst as a language-model provider (`offline`) answering from the
+    /// default connection: the last resort of a provider failover chain.
+    pub fn offline_provider(&self) -> quarry_sql::OfflineProvider {
+        quarry_sql::OfflineProvider::new(self.agent.clone(), self.default.clone())
+    }
+
     /// The same service keeping saved connections in `catalog`; SQLite connections may only
     /// name files in `sqlite_dir`.
     pub fn with_catalog(mut self, catalog: Arc<dyn SqlCatalog>, sqlite_dir: PathBuf) -> Self {
