@@ -16,6 +16,7 @@
 
 mod cli;
 pub mod config;
+mod data;
 mod kernels;
 mod logging;
 mod secrets;

@@ -72,11 +72,21 @@ pub async fn serve(config: Config, builder: crate::ServerBuilder) -> anyhow::Res
     api_config.max_upload_bytes = config.dsagent_max_upload_mb.saturating_mul(1024 * 1024);
     let kernels = crate::kernels::start(&config, &api_config.workspace_root).await;
     let sealer = crate::secrets::data_box(&config)?;
-    let llm = builder.gateway(&config.llm, &|k| std::env::var(k).ok())?;
-    if llm.is_empty() {
+    let data = crate::data::open(&config.data_dir).await.map(|data| {
+        let sqlite_dir = config.data_dir.join("databases");
+        data.with_catalog(stores.sql_catalog.clone(), sqlite_dir)
+    });
+    let mut llm = builder.gateway(&config.llm, &|k| std::env::var(k).ok())?;
+    if !llm.has_last_resort()
+        && let Some(data) = &data
+    {
+        // The offline analyst answers when no provider is configured or every one failed.
+        llm = llm.with_last_resort(Arc::new(data.offline_provider()));
+    }
+    let names: Vec<String> = llm.status().into_iter().map(|s| s.name).collect();
+    if names.is_empty() {
         tracing::warn!("{}", quarry_api::llm::NO_PROVIDER);
     } else {
-        let names: Vec<String> = llm.status().into_iter().map(|s| s.name).collect();
         tracing::info!(providers = %names.join(","), "language model providers, in failover order");
     }
     let mut state = AppState::new(metadata.clone(), Arc::new(artifacts), api_config)
@@ -86,6 +96,9 @@ pub async fn serve(config: Config, builder: crate::ServerBuilder) -> anyhow::Res
         .with_provider_store(stores.providers.clone());
     if let Some(k) = &kernels {
         state = state.with_kernels(k.manager.clone());
+    }
+    if let Some(data) = data {
+        state = state.with_data(data);
     }
     let app = quarry_api::router(state);
 

@@ -233,6 +233,25 @@ impl IntoResponse for ApiError {
 /// Result type of handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
 
+impl From<quarry_sql::SqlError> for ApiError {
+    fn from(e: quarry_sql::SqlError) -> Self {
+        use quarry_sql::SqlError as E;
+        let code = match &e {
+            // A refused or failing query is the caller's input: a clear 400. So is a saved
+            // connection that does not answer: its settings are the caller's.
+            E::Refused(_)
+            | E::Database(_)
+            | E::Timeout(_)
+            | E::NotUnderstood(_)
+            | E::Connect(_) => ErrorCode::BadRequest,
+            E::InvalidConnection(_) => ErrorCode::ValidationError,
+            E::Llm(_) => ErrorCode::ServiceUnavailable,
+            _ => ErrorCode::InternalError,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

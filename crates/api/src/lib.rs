@@ -7,6 +7,7 @@
 
 pub mod agents;
 pub mod authn;
+pub mod data;
 pub mod error;
 mod extract;
 mod listing_cache;

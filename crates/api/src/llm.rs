@@ -105,6 +105,24 @@ pub async fn gateway_for(state: &AppState, tenant: &TenantId) -> ApiResult<Gatew
     Ok(state.llm.with_front(&providers))
 }
 
+/// The language model that writes SQL or Python for `tenant`: an explicitly configured one
+/// (`fixed`, set in code), else the tenant's gateway without its last resort, or `None` when no
+/// provider is configured (the caller then uses its own offline rules, which know the data
+/// better than the offline chat answer would).
+pub async fn writing_model(
+    state: &AppState,
+    tenant: &TenantId,
+    fixed: Option<&Arc<dyn LlmProvider>>,
+) -> ApiResult<Option<Arc<dyn LlmProvider>>> {
+    if let Some(m) = fixed {
+        return Ok(Some(m.clone()));
+    }
+    Ok(gateway_for(state, tenant)
+        .await?
+        .models_only()
+        .map(|g| Arc::new(g) as Arc<dyn LlmProvider>))
+}
+
 /// What to tell a caller when no provider can answer.
 pub const NO_PROVIDER: &str = "no language model provider is configured: set OPENAI_API_KEY \
     (with OPENAI_BASE_URL for any OpenAI-compatible server), ANTHROPIC_API_KEY, GEMINI_API_KEY \

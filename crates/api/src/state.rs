@@ -124,6 +124,8 @@ pub struct StateInner {
     pub provider_store: Option<Arc<dyn ProviderStore>>,
     /// The tenants' stored providers, built once per change.
     pub(crate) tenant_llm: Arc<crate::llm::TenantProviders>,
+    /// The SQL data agent; `None` when the server runs without one.
+    pub data: Option<Arc<crate::data::DataService>>,
 }
 
 impl AppState {
@@ -147,6 +149,7 @@ impl AppState {
             llm: Gateway::default(),
             provider_store: None,
             tenant_llm: Arc::default(),
+            data: None,
         }))
     }
 
@@ -184,6 +187,12 @@ impl AppState {
     /// The same state, asking `llm` for the Python the offline analyst cannot write.
     pub fn with_python_llm(mut self, llm: Arc<dyn quarry_core::LlmProvider>) -> Self {
         Arc::make_mut(&mut self.0).python_analyst = quarry_kernel::PythonAnalyst::new(Some(llm));
+        self
+    }
+
+    /// The same state, answering data questions with `data`.
+    pub fn with_data(mut self, data: crate::data::DataService) -> Self {
+        Arc::make_mut(&mut self.0).data = Some(Arc::new(data));
         self
     }
 

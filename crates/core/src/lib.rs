@@ -21,6 +21,7 @@ mod provider_store;
 mod run;
 mod sealed;
 mod session;
+mod sql_catalog;
 pub mod time;
 
 pub use artifact::{Artifact, ArtifactKind, NewArtifact, sanitize_file_name};
@@ -47,3 +48,4 @@ pub use session::{
     DEFAULT_SESSION_ID, HitlMode, NewSession, Page, Session, SessionPatch, SessionQuery,
     SessionStatus,
 };
+pub use sql_catalog::{PendingQuery, SqlCatalog, SqlChatMessage, SqlConnection, SqlExample};

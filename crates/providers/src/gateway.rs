@@ -252,6 +252,18 @@ impl Gateway {
         self.chain.is_empty() && self.last_resort.is_none()
     }
 
+    /// The same chain without its last resort, or `None` when the chain is empty: for callers
+    /// that need a real model (code or SQL writing) and have their own offline fallback.
+    pub fn models_only(&self) -> Option<Self> {
+        if self.chain.is_empty() {
+            return None;
+        }
+        Some(Self {
+            last_resort: None,
+            ..self.clone()
+        })
+    }
+
     /// True when a last resort is set.
     pub fn has_last_resort(&self) -> bool {
         self.last_resort.is_some()

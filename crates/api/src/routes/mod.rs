@@ -5,11 +5,13 @@ mod artifacts;
 pub(crate) mod auth;
 pub(crate) mod charts;
 pub(crate) mod chat;
+mod data;
 mod docs;
 mod dsagent;
 pub(crate) mod files;
 mod health;
 pub(crate) mod kernel;
+mod nl2sql;
 pub(crate) mod oauth;
 pub(crate) mod providers;
 pub(crate) mod python_agent;
@@ -33,6 +35,7 @@ use crate::{
 };
 
 pub(crate) use artifacts::__path_download;
+pub(crate) use data::__path_data_agent;
 pub(crate) use dsagent::{
     __path_archive_session, __path_create_session as __path_ds_create_session,
     __path_delete_session as __path_ds_delete_session, __path_get_session as __path_ds_get_session,
@@ -44,6 +47,14 @@ pub(crate) use files::{
 };
 pub(crate) use health::{__path_health, __path_ready};
 pub(crate) use kernel::{__path_execute, __path_kernel_state, __path_reset};
+pub(crate) use nl2sql::{
+    __path_cache_stats, __path_chat, __path_clear_cache, __path_create_connection,
+    __path_create_example, __path_delete_connection, __path_delete_example, __path_delete_semantic,
+    __path_execute_pending, __path_get_connection, __path_get_schema, __path_get_semantic,
+    __path_get_settings, __path_history, __path_list_connections, __path_list_examples,
+    __path_put_semantic, __path_put_settings, __path_refresh_schema, __path_run_query,
+    __path_set_execution_mode, __path_test_connection, __path_update_connection,
+};
 pub(crate) use python_agent::__path_python_agent;
 pub(crate) use sessions::{
     __path_create_session, __path_delete_session, __path_get_session, __path_list_sessions,
@@ -61,6 +72,8 @@ pub fn router(state: AppState) -> Router {
         .merge(python_agent::router())
         .merge(artifacts::router())
         .merge(charts::router())
+        .merge(data::router())
+        .merge(nl2sql::router())
         .merge(auth::router())
         .merge(oauth::router())
         .merge(docs::router())

@@ -113,7 +113,13 @@ pub(crate) async fn python_agent(
     let columns = columns_of(&data, format)?;
 
     let mut run = RunRecorder::start(&state, &session, RunKind::Python).await?;
-    let generated = match state.python_analyst.code_for(&instruction, &columns).await {
+    let analyst = match state.python_analyst.model() {
+        Some(_) => state.python_analyst.clone(),
+        None => quarry_kernel::PythonAnalyst::new(
+            crate::llm::writing_model(&state, &me.tenant_id, None).await?,
+        ),
+    };
+    let generated = match analyst.code_for(&instruction, &columns).await {
         Ok(g) => g,
         Err(e) => {
             let message = e.to_string();

@@ -55,6 +55,11 @@ impl PythonAnalyst {
         Self { llm }
     }
 
+    /// The model asked when the rules do not understand, if any.
+    pub fn model(&self) -> Option<&Arc<dyn LlmProvider>> {
+        self.llm.as_ref()
+    }
+
     /// Code answering `instruction` about a table with `columns`.
     pub async fn code_for(
         &self,

@@ -7,6 +7,7 @@
 
 mod artifacts;
 mod auth;
+mod catalog;
 mod connect;
 mod error;
 mod events;
@@ -43,6 +44,8 @@ pub struct Stores {
     pub auth: Arc<dyn AuthStore>,
     /// Language-model provider configurations (never cached).
     pub providers: Arc<dyn ProviderStore>,
+    /// The SQL data agent's connections, semantic models, examples, settings and history.
+    pub sql_catalog: Arc<dyn quarry_core::SqlCatalog>,
 }
 
 /// Opens the stores at `url` (`sqlite://PATH`, created when missing, or `postgres://…`),
@@ -56,6 +59,7 @@ pub async fn connect_stores(url: &str, options: MetadataOptions) -> Result<Store
     let store = Arc::new(SqlMetadataStore::connect(url, &options).await?);
     let auth: Arc<dyn AuthStore> = store.clone();
     let providers: Arc<dyn ProviderStore> = store.clone();
+    let sql_catalog: Arc<dyn quarry_core::SqlCatalog> = store.clone();
     let metadata: Arc<dyn MetadataStore> = if options.session_cache {
         Arc::new(CachedMetadataStore::new(
             store,
@@ -68,6 +72,7 @@ pub async fn connect_stores(url: &str, options: MetadataOptions) -> Result<Store
         metadata,
         auth,
         providers,
+        sql_catalog,
     })
 }
 
