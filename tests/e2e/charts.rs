@@ -376,3 +376,42 @@ async fn without_the_bundle_the_static_chart_is_made_and_the_fix_is_named() {
         true
     );
 }
+
+/// The chain oneprompt documents, from the demo database: `/agents/data` answers "monthly
+/// revenue", `/agents/chart` draws it from the data artifact as a line, and the page renders.
+#[tokio::test]
+async fn demo_monthly_revenue_from_the_data_agent_is_a_line_chart_in_a_browser() {
+    let (_dir, server) = fresh_server();
+    let http = client();
+    let data: Value = http
+        .post(server.url("/agents/data"))
+        .json(&json!({ "query": "monthly revenue" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(data["ok"], true, "{data}");
+    assert!(
+        data["result"]["row_count"].as_u64().unwrap() >= 12,
+        "{data}"
+    );
+    let csv = &data["artifacts"][0];
+    assert_eq!(csv["type"], "data", "{data}");
+
+    let (status, body) = chart(
+        &http,
+        &server,
+        json!({ "question": "monthly revenue trend", "data_artifact_id": csv["id"] }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["spec"]["type"], "line", "{body}");
+    assert_eq!(body["session_id"], data["session_id"]);
+    let page = server.url(body["artifacts"][0]["url"].as_str().unwrap());
+    let Some(mut b) = Browser::launch() else {
+        return;
+    };
+    assert_eq!(b.open_chart(&page), "ready");
+}

@@ -26,6 +26,9 @@ const CLEAR: &[(&str, &str)] = &[
     ("GROQ_API_KEY", ""),
     ("AWS_ACCESS_KEY_ID", ""),
     ("OLLAMA_HOST", ""),
+    // The offline analyst would otherwise answer where these tests expect every provider's
+    // failure; `offline_analyst_answers_without_a_provider` turns it back on.
+    ("QUARRY_LLM_OFFLINE_FALLBACK", "false"),
 ];
 
 fn env_with<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
@@ -124,6 +127,42 @@ async fn only_an_openai_base_url_and_a_key_are_enough_to_chat() {
         assert_eq!(body["finish_reason"], "stop");
         assert_eq!(body["usage"]["output_tokens"], 4);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_analyst_answers_without_a_provider() {
+    let (_dir, server) =
+        fresh_server_with(&[], &env_with(&[("QUARRY_LLM_OFFLINE_FALLBACK", "true")]));
+    let http = client();
+    let answer: Value = http
+        .post(server.url("/v1/chat"))
+        .json(&json!({"message": "How many customers are there?", "stream": false}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["provider"], "offline", "{answer}");
+    // The demo database has 500 customers; the answer comes from running the query.
+    assert!(answer["text"].as_str().unwrap().contains("500"), "{answer}");
+
+    // Streaming: deltas, then done, from the same provider.
+    let body = http
+        .post(server.url("/v1/chat"))
+        .json(&json!({"message": "How many customers are there?"}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let events = sse_events(&body);
+    let names: Vec<&str> = events.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(names, ["assistant_delta", "usage", "done"], "{body}");
+    let (last, data) = events.last().unwrap();
+    assert_eq!(last, "done", "{body}");
+    assert_eq!(data["provider"], "offline");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -77,7 +77,12 @@ pub async fn serve(config: Config, builder: crate::ServerBuilder) -> anyhow::Res
         data.with_catalog(stores.sql_catalog.clone(), sqlite_dir)
     });
     let mut llm = builder.gateway(&config.llm, &|k| std::env::var(k).ok())?;
-    if !llm.has_last_resort()
+    let mut llm_settings = config.llm.clone();
+    llm_settings
+        .apply_env(&|k| std::env::var(k).ok())
+        .map_err(anyhow::Error::msg)?;
+    if llm_settings.offline_fallback
+        && !llm.has_last_resort()
         && let Some(data) = &data
     {
         // The offline analyst answers when no provider is configured or every one failed.

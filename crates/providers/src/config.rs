@@ -317,6 +317,9 @@ pub struct LlmConfig {
     pub providers: BTreeMap<String, ProviderSpecFile>,
     /// Prices per million tokens by model-name prefix, overriding the built-in table.
     pub pricing: BTreeMap<String, Price>,
+    /// Let the built-in offline analyst answer when no provider is configured or every one
+    /// failed (`QUARRY_LLM_OFFLINE_FALLBACK`). Off: such requests fail with the reasons.
+    pub offline_fallback: bool,
 }
 
 impl Default for LlmConfig {
@@ -331,6 +334,7 @@ impl Default for LlmConfig {
             breaker_cooldown_ms: 30_000,
             providers: BTreeMap::new(),
             pricing: BTreeMap::new(),
+            offline_fallback: true,
         }
     }
 }
@@ -406,6 +410,13 @@ impl LlmConfig {
         let mut retries = u64::from(self.retries);
         ms("QUARRY_LLM_RETRIES", &mut retries)?;
         self.retries = u32::try_from(retries.min(10)).unwrap_or(10);
+        if let Some(v) = var(env, "QUARRY_LLM_OFFLINE_FALLBACK") {
+            self.offline_fallback = match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => return Err("QUARRY_LLM_OFFLINE_FALLBACK must be true or false".to_owned()),
+            };
+        }
         Ok(())
     }
 

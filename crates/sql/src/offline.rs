@@ -123,6 +123,10 @@ impl LlmProvider for OfflineProvider {
         let text = self.answer(&request).await;
         let events = vec![
             Ok(ChatEvent::TextDelta { text }),
+            // No tokens, no cost: reported all the same, so every answer has its usage.
+            Ok(ChatEvent::Usage {
+                usage: quarry_core::Usage::default(),
+            }),
             Ok(ChatEvent::Finish {
                 reason: FinishReason::Stop,
                 provider: "offline".into(),
