@@ -190,6 +190,10 @@ pub async fn run(cli: Cli, builder: crate::ServerBuilder) -> anyhow::Result<()> 
                 let _ = say(line);
             })
             .await?;
+            crate::web::setup(&config, |line| {
+                let _ = say(line);
+            })
+            .await?;
             say("setup complete")
         }
         Command::Migrate(args) => {

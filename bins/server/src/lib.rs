@@ -21,6 +21,7 @@ mod kernels;
 mod logging;
 mod secrets;
 mod serve;
+mod web;
 
 use std::sync::Arc;
 
