@@ -789,7 +789,7 @@ pub(crate) async fn chat(
             check_id(s)?;
             s.clone()
         }
-        None => MessageId::generate().to_string(),
+        None => quarry_core::SessionId::generate().to_string(),
     };
     let r = resolve(&state, svc, &me.tenant_id, &conn_id).await?;
     let show_query = body.options.show_query.unwrap_or(true);
