@@ -26,6 +26,14 @@ async fn ready_is_200_when_stores_answer_and_503_naming_the_failing_part() {
     assert_eq!(body["checks"]["metadata_store"]["ok"], true);
     assert_eq!(body["checks"]["metadata_store"]["backend"], "sqlite");
     assert_eq!(body["checks"]["artifact_store"]["ok"], true);
+    // What the agents can do, for operators: the demo connection, the offline analyst as the
+    // last language model, the kernels' sandbox.
+    let checks = &body["checks"];
+    assert_eq!(checks["data_agent"]["default_connection"], "demo", "{body}");
+    let models = checks["language_models"]["providers"].as_array().unwrap();
+    assert_eq!(models.last().unwrap()["name"], "offline", "{body}");
+    assert_eq!(checks["kernels"]["enabled"], true, "{body}");
+    assert_eq!(checks["kernels"]["sandboxed"], true, "{body}");
 
     // Break the artifact store: its root becomes a plain file.
     let root = server.data_dir.join("artifacts");

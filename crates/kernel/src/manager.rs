@@ -176,7 +176,8 @@ impl KernelManager {
         }
     }
 
-    fn environment_present(&self) -> bool {
+    /// True when the Python environment exists (a managed one is created on first use).
+    pub fn environment_present(&self) -> bool {
         match &self.config.env {
             EnvSource::Managed { root, .. } => PythonEnv::at(root).is_provisioned(),
             EnvSource::Existing(_) => true,

@@ -62,7 +62,30 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
         };
     let mut meta = check("metadata_store", meta);
     meta["backend"] = json!(state.metadata.backend());
-    let checks = json!({ "metadata_store": meta, "artifact_store": check("artifact_store", art) });
+    let mut checks =
+        json!({ "metadata_store": meta, "artifact_store": check("artifact_store", art) });
+    // What the agents can do; informational: quarry serves without any of them.
+    checks["kernels"] = match &state.kernels {
+        Some(k) => json!({
+            "ok": true,
+            "enabled": true,
+            "sandboxed": k.config().sandbox.enabled,
+            "environment_ready": k.environment_present(),
+        }),
+        None => json!({ "ok": true, "enabled": false }),
+    };
+    let models: Vec<Value> = state
+        .llm
+        .status()
+        .into_iter()
+        .map(|p| json!({ "name": p.name, "model": p.model, "breaker_open": p.breaker_open }))
+        .collect();
+    checks["language_models"] = json!({ "ok": true, "providers": models });
+    checks["data_agent"] = json!({
+        "ok": true,
+        "enabled": state.data.is_some(),
+        "default_connection": state.data.as_ref().and_then(|d| d.default.as_ref()).map(|c| c.id.clone()),
+    });
     let failing: Vec<&str> = checks
         .as_object()
         .map(|m| {
