@@ -226,30 +226,81 @@ pub async fn ensure(path: &Path) -> Result<bool> {
     Ok(true)
 }
 
+/// One value of a generated row.
+enum Val {
+    I(i64),
+    F(f64),
+    S(String),
+}
+
+/// Rows of one table, written in multi-row `INSERT`s: a few dozen statements instead of one
+/// per row keeps a new data directory's first start short.
+struct Rows {
+    table: &'static str,
+    columns: &'static str,
+    rows: Vec<Vec<Val>>,
+}
+
+impl Rows {
+    fn new(table: &'static str, columns: &'static str) -> Self {
+        Self {
+            table,
+            columns,
+            rows: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, row: Vec<Val>) {
+        self.rows.push(row);
+    }
+
+    async fn write(self, tx: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+        for chunk in self.rows.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!(
+                "INSERT INTO {} ({}) ",
+                self.table, self.columns
+            ));
+            q.push_values(chunk, |mut b, row| {
+                for v in row {
+                    match v {
+                        Val::I(x) => b.push_bind(*x),
+                        Val::F(x) => b.push_bind(*x),
+                        Val::S(x) => b.push_bind(x.clone()),
+                    };
+                }
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        Ok(())
+    }
+}
+
 async fn generate(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    use Val::{F, I, S};
     let mut rng = Rng(0x5157_4152_5259);
     let mut tx = conn.begin().await?;
     sqlx::raw_sql(DDL).execute(&mut *tx).await?;
+    let mut categories = Rows::new("categories", "id, name");
+    let mut product_rows = Rows::new("products", "id, name, category_id, price");
     let mut products: Vec<f64> = Vec::new();
     for (ci, (cat, items)) in CATEGORIES.iter().enumerate() {
-        sqlx::query("INSERT INTO categories (id, name) VALUES (?, ?)")
-            .bind(ci as i64 + 1)
-            .bind(*cat)
-            .execute(&mut *tx)
-            .await?;
+        categories.push(vec![I(ci as i64 + 1), S((*cat).to_owned())]);
         for item in *items {
             let name = format!("{} {item}", rng.pick(ADJECTIVES));
             let price = (500 + rng.below(19_500)) as f64 / 100.0;
             products.push(price);
-            sqlx::query("INSERT INTO products (id, name, category_id, price) VALUES (?, ?, ?, ?)")
-                .bind(products.len() as i64)
-                .bind(name)
-                .bind(ci as i64 + 1)
-                .bind(price)
-                .execute(&mut *tx)
-                .await?;
+            product_rows.push(vec![
+                I(products.len() as i64),
+                S(name),
+                I(ci as i64 + 1),
+                F(price),
+            ]);
         }
     }
+    let mut customers = Rows::new(
+        "customers",
+        "id, name, email, city, country, tier, signup_date",
+    );
     for id in 1..=CUSTOMERS {
         let (first, last) = (rng.pick(FIRST), rng.pick(LAST));
         let (city, country) = CITIES[rng.below(CITIES.len())];
@@ -258,19 +309,25 @@ async fn generate(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
         } else {
             "standard"
         };
-        sqlx::query(
-            "INSERT INTO customers (id, name, email, city, country, tier, signup_date) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id as i64)
-        .bind(format!("{first} {last}"))
-        .bind(format!("{}.{}{id}@example.com", first.to_lowercase(), last.to_lowercase()))
-        .bind(city)
-        .bind(country)
-        .bind(tier)
-        .bind(date(rng.below(600) as i64 - 300))
-        .execute(&mut *tx)
-        .await?;
+        customers.push(vec![
+            I(id as i64),
+            S(format!("{first} {last}")),
+            S(format!(
+                "{}.{}{id}@example.com",
+                first.to_lowercase(),
+                last.to_lowercase()
+            )),
+            S(city.to_owned()),
+            S(country.to_owned()),
+            S(tier.to_owned()),
+            S(date(rng.below(600) as i64 - 300)),
+        ]);
     }
+    let mut orders = Rows::new("orders", "id, customer_id, order_date, status, total");
+    let mut order_items = Rows::new(
+        "order_items",
+        "id, order_id, product_id, quantity, unit_price",
+    );
     let mut item_id = 0i64;
     for id in 1..=ORDERS {
         let customer = 1 + rng.below(CUSTOMERS) as i64;
@@ -287,27 +344,20 @@ async fn generate(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
             total += cents * qty;
             items.push((product as i64 + 1, qty, cents as f64 / 100.0));
         }
-        sqlx::query("INSERT INTO orders (id, customer_id, order_date, status, total) VALUES (?, ?, ?, ?, ?)")
-            .bind(id as i64)
-            .bind(customer)
-            .bind(date(day))
-            .bind(status)
-            .bind(total as f64 / 100.0)
-            .execute(&mut *tx)
-            .await?;
+        orders.push(vec![
+            I(id as i64),
+            I(customer),
+            S(date(day)),
+            S(status.to_owned()),
+            F(total as f64 / 100.0),
+        ]);
         for (product, qty, price) in items {
             item_id += 1;
-            sqlx::query(
-                "INSERT INTO order_items (id, order_id, product_id, quantity, unit_price) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(item_id)
-            .bind(id as i64)
-            .bind(product)
-            .bind(qty)
-            .bind(price)
-            .execute(&mut *tx)
-            .await?;
+            order_items.push(vec![I(item_id), I(id as i64), I(product), I(qty), F(price)]);
         }
+    }
+    for rows in [categories, product_rows, customers, orders, order_items] {
+        rows.write(&mut tx).await?;
     }
     tx.commit().await
 }
